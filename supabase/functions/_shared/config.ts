@@ -1,0 +1,61 @@
+/**
+ * The functions' configuration, read once from the environment and validated with zod.
+ *
+ * A missing or malformed variable stops the function at start with a message naming it (the
+ * platform answers 503 BOOT_ERROR and the message is in the function's log); secrets have no
+ * defaults. Names never start with `SUPABASE_` except the ones the platform injects.
+ */
+import { z } from "zod";
+
+const positiveInt = (name: string, fallback: number, max: number) =>
+  z.coerce.number({ error: `${name} must be a number` }).int(`${name} must be an integer`)
+    .min(1, `${name} must be at least 1`).max(max, `${name} must be at most ${max}`)
+    .default(fallback);
+
+const base64Key = z.string({ error: "TOKEN_ENCRYPTION_KEY is required" }).refine((value) => {
+  try {
+    return atob(value).length === 32;
+  } catch {
+    return false;
+  }
+}, "TOKEN_ENCRYPTION_KEY must be the base64 of 32 random bytes (openssl rand -base64 32)");
+
+export const configSchema = z.object({
+  SUPABASE_DB_URL: z.string({ error: "SUPABASE_DB_URL is required (the platform injects it)" })
+    .regex(/^postgres(ql)?:\/\//, "SUPABASE_DB_URL must be a postgres:// URL"),
+  CRON_SECRET: z.string({ error: "CRON_SECRET is required" })
+    .min(16, "CRON_SECRET must be at least 16 characters"),
+  TOKEN_ENCRYPTION_KEY: base64Key,
+  THREADS_API_BASE_URL: z.url("THREADS_API_BASE_URL must be a URL")
+    .default("https://graph.threads.net/v1.0"),
+  // Accounts in flight at once. Five keeps the database pool and the API budget calm.
+  SYNC_BATCH_SIZE: positiveInt("SYNC_BATCH_SIZE", 5, 50),
+  SYNC_BATCH_DELAY_MS: z.coerce.number().int().min(0, "SYNC_BATCH_DELAY_MS must be >= 0")
+    .default(2000),
+  // The shared limiter's ceiling; it adapts below it when the API pushes back.
+  THREADS_API_MAX_RPS: positiveInt("THREADS_API_MAX_RPS", 20, 1000),
+  // Below the platform's 150 s wall-clock limit (free plan), leaving time to hand off.
+  SYNC_TIME_BUDGET_MS: positiveInt("SYNC_TIME_BUDGET_MS", 110_000, 3_600_000),
+  // The lease a heartbeat renews: bounds how long a dead worker blocks the schedule.
+  SYNC_LOCK_TTL_MINUTES: positiveInt("SYNC_LOCK_TTL_MINUTES", 5, 120),
+});
+
+export type Config = Readonly<z.infer<typeof configSchema>>;
+
+/** Validates `env`; throws one error listing every bad variable. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `- ${issue.message}`).join("\n");
+    throw new Error(`Cannot start as the configuration is invalid:\n${problems}`);
+  }
+  return Object.freeze(parsed.data);
+}
+
+let cached: Config | undefined;
+
+/** The process's configuration, validated on first use. */
+export function getConfig(): Config {
+  cached ??= loadConfig(Deno.env.toObject());
+  return cached;
+}
