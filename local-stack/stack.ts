@@ -195,7 +195,6 @@ async function startFunctionsHost(
   const options: HostOptions = {
     port: config.functionsPort,
     functionsDirs: [join(PROJECT_ROOT, "supabase", "functions"), ...config.extraFunctionsDirs],
-    configTomlPath: join(PROJECT_ROOT, "supabase", "config.toml"),
     wallClockLimitMs: config.wallClockLimitMs,
     functionEnv: functionEnv(config, secrets, env),
     jwtSecret: secrets.jwtSecret,

@@ -24,9 +24,11 @@ import { fileURLToPath } from "node:url";
 
 export interface HostOptions {
   port: number;
-  /** Folders holding `<name>/index.ts`, searched in order. */
+  /**
+   * Folders holding `<name>/index.ts`, searched in order. Each folder's settings come from the
+   * `config.toml` beside it (supabase/functions -> supabase/config.toml), as the CLI reads them.
+   */
   functionsDirs: string[];
-  configTomlPath: string;
   wallClockLimitMs: number;
   /** The whole environment of every invocation: platform variables plus function secrets. */
   functionEnv: Record<string, string>;
@@ -155,7 +157,12 @@ class Invocation {
 
 export function startFunctionsHost(options: HostOptions): HostHandle {
   const log = options.log ?? ((line: string) => console.log(line));
-  const settings: Map<string, FunctionSettings> = readFunctionSettings(options.configTomlPath);
+  const settings = new Map<string, FunctionSettings>();
+  for (const dir of [...options.functionsDirs].reverse()) {
+    for (const [name, value] of readFunctionSettings(join(dirname(dir), "config.toml"))) {
+      settings.set(name, value);
+    }
+  }
   const active = new Set<Invocation>();
 
   const invoke = async (name: string, entry: string, request: Request, path: string) => {

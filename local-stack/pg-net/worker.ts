@@ -72,11 +72,16 @@ export async function deliver(request: QueuedRequest): Promise<Outcome> {
           `Timeout of ${request.timeout_milliseconds} ms reached. Total time: ${elapsed} ms`,
       };
     }
-    const message = error instanceof Error ? error.message : String(error);
+    // Deno reports "fetch failed" with the socket error as its cause.
+    const message = error instanceof Error
+      ? [error.message, String((error as { cause?: unknown }).cause ?? "")].join(" ")
+      : String(error);
     return {
       ...base,
       timed_out: false,
-      error_msg: /refused|ECONNREFUSED/i.test(message) ? "Couldn't connect to server" : message,
+      error_msg: /refused|ECONNREFUSED/i.test(message)
+        ? "Couldn't connect to server"
+        : message.trim(),
     };
   }
 }

@@ -1,0 +1,169 @@
+// The local functions host behaves like the Edge Runtime: 404 for unknown functions, JWT
+// verification per config.toml, BOOT_ERROR for a function that cannot load, the platform's
+// variables, EdgeRuntime.waitUntil work outliving the response, and the wall-clock limit
+// enforced by killing the invocation, background work included.
+import { join } from "node:path";
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { eventually, testStack } from "../helpers/stack.ts";
+import { startRecorder } from "../helpers/http-recorder.ts";
+import { type HostHandle, startFunctionsHost } from "../../local-stack/functions-host/host.ts";
+import { PROJECT_ROOT } from "../../local-stack/stack-config.ts";
+import { signJwt } from "../../local-stack/functions-host/jwt.ts";
+
+const WALL_CLOCK_LIMIT_MS = 2000;
+const JWT_SECRET = "test-jwt-secret-with-enough-length";
+
+async function withHost(fn: (host: HostHandle, logs: string[]) => Promise<void>) {
+  const logs: string[] = [];
+  const host = startFunctionsHost({
+    port: 0,
+    functionsDirs: [join(PROJECT_ROOT, "tests", "fixtures", "functions")],
+    wallClockLimitMs: WALL_CLOCK_LIMIT_MS,
+    functionEnv: {
+      PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+      HOME: Deno.env.get("HOME") ?? "/root",
+      SUPABASE_URL: "http://127.0.0.1:1",
+      SYNC_BATCH_SIZE: "7",
+    },
+    jwtSecret: JWT_SECRET,
+    log: (line) => logs.push(line),
+  });
+  try {
+    await fn(host, logs);
+  } finally {
+    await host.close();
+  }
+}
+
+Deno.test("functions host answers 404 for a function that does not exist", async () => {
+  await withHost(async (host) => {
+    const response = await fetch(`${host.url}/no-such-function`, { method: "POST" });
+    assertEquals(response.status, 404);
+    assertEquals((await response.json()).code, "NOT_FOUND");
+  });
+});
+
+Deno.test("functions host verifies the JWT unless config.toml sets verify_jwt = false", async () => {
+  await withHost(async (host) => {
+    const anonymous = await fetch(`${host.url}/jwt-required`);
+    assertEquals(anonymous.status, 401);
+    await anonymous.body?.cancel();
+    const key = await signJwt(
+      { role: "anon", exp: Math.floor(Date.now() / 1000) + 60 },
+      JWT_SECRET,
+    );
+    const signed = await fetch(`${host.url}/jwt-required`, {
+      headers: { Authorization: `Bearer ${key}` },
+    });
+    assertEquals(signed.status, 200);
+    assertEquals(await signed.json(), { ok: true });
+  });
+});
+
+Deno.test("functions host answers 503 BOOT_ERROR when a function fails to load", async () => {
+  await withHost(async (host, logs) => {
+    const response = await fetch(`${host.url}/broken`, { method: "POST" });
+    assertEquals(response.status, 503);
+    assertEquals((await response.json()).code, "BOOT_ERROR");
+    assert(logs.some((l) => l.includes("CRON_SECRET is required")), "the cause is in the log");
+  });
+});
+
+Deno.test("functions host gives each invocation only the platform variables and secrets", async () => {
+  await withHost(async (host) => {
+    const response = await fetch(`${host.url}/env-echo`);
+    const body = await response.json();
+    assertEquals(body.SUPABASE_URL, "http://127.0.0.1:1");
+    assertEquals(body.SYNC_BATCH_SIZE, "7");
+    assertEquals(body.hasEdgeRuntime, true);
+    assert(!body.names.includes("STACK_NAME"), "the host's own environment does not leak in");
+  });
+});
+
+Deno.test("functions host keeps EdgeRuntime.waitUntil work running after the response", async () => {
+  const callback = startRecorder();
+  try {
+    await withHost(async (host, logs) => {
+      const response = await fetch(`${host.url}/background`, {
+        method: "POST",
+        body: JSON.stringify({ workMs: 500, callbackUrl: `${callback.url}/done` }),
+      });
+      const answeredAt = Date.now();
+      assertEquals(response.status, 202);
+      await response.body?.cancel();
+      assertEquals(callback.requests.length, 0, "the work is still going on after the answer");
+      const request = await eventually(
+        "the background work to report",
+        async () => callback.requests[0],
+      );
+      assert(request.at >= answeredAt, "the callback came after the response");
+      await eventually(
+        "the invocation to end",
+        async () => host.activeInvocations() === 0 || undefined,
+      );
+      assert(logs.some((l) => /shutdown reason=EventLoopCompleted/.test(l)));
+    });
+  } finally {
+    await callback.close();
+  }
+});
+
+Deno.test("functions host cuts EdgeRuntime.waitUntil work at the wall-clock limit", async () => {
+  const callback = startRecorder();
+  try {
+    await withHost(async (host, logs) => {
+      const started = Date.now();
+      const response = await fetch(`${host.url}/background`, {
+        method: "POST",
+        body: JSON.stringify({
+          workMs: WALL_CLOCK_LIMIT_MS * 3,
+          callbackUrl: `${callback.url}/done`,
+        }),
+      });
+      assertEquals(response.status, 202);
+      await response.body?.cancel();
+      await eventually(
+        "the invocation to be killed",
+        async () => host.activeInvocations() === 0 || undefined,
+      );
+      const killedAfter = Date.now() - started;
+      assert(killedAfter < WALL_CLOCK_LIMIT_MS * 2, `killed after ${killedAfter} ms`);
+      assertEquals(callback.requests.length, 0, "work past the limit never completes");
+      assert(logs.some((l) => /shutdown reason=WallClockTime/.test(l)));
+    });
+  } finally {
+    await callback.close();
+  }
+});
+
+Deno.test("functions host terminates an invocation past the wall-clock limit with 546 WORKER_LIMIT", async () => {
+  await withHost(async (host, logs) => {
+    const started = Date.now();
+    const response = await fetch(`${host.url}/sleepy?ms=${WALL_CLOCK_LIMIT_MS * 5}`);
+    const elapsed = Date.now() - started;
+    assertEquals(response.status, 546);
+    assertEquals((await response.json()).code, "WORKER_LIMIT");
+    assert(elapsed < WALL_CLOCK_LIMIT_MS * 2, `answered after ${elapsed} ms`);
+    assert(logs.some((l) => /\[sleepy \w+\] shutdown reason=WallClockTime/.test(l)));
+  });
+});
+
+Deno.test("the stack's functions host serves the real health function with the platform variables", async () => {
+  const stack = await testStack();
+  const denied = await fetch(`${stack.functionsUrl}/health`, {
+    headers: { Authorization: "Bearer wrong-secret" },
+  });
+  assertEquals(denied.status, 401);
+  await denied.body?.cancel();
+  const response = await fetch(`${stack.functionsUrl}/health`, {
+    headers: { Authorization: `Bearer ${stack.cronSecret}` },
+  });
+  assertEquals(response.status, 200);
+  const body = await response.json();
+  assertEquals(body.status, "ok");
+  assert(
+    /^\d{14}$/.test(body.database.latestMigration),
+    "SUPABASE_DB_URL reaches the migrated database",
+  );
+  assertEquals(body.threadsApiBaseUrl, stack.threadsApiBaseUrl);
+});
