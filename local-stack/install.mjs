@@ -2,7 +2,7 @@
 // `npm run stack` and `npm run bench` (their npm "pre" scripts). Plain Node, no packages:
 // it runs before node_modules exists.
 //
-//   npm packages      `npm ci` when node_modules lacks deno or supabase, or the lock changed
+//   npm packages      `npm install` when node_modules lacks deno or supabase, or the lock changed
 //   Debian packages   PostgreSQL 15, pg_cron, pgTAP, pg_prove, plpgsql_check: installed with
 //                     apt-get when running as root, otherwise the command to run is printed
 //
@@ -36,8 +36,10 @@ function installNpmPackages() {
   const fresh = existsSync(join(bin, "deno")) && existsSync(join(bin, "supabase")) &&
     existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs;
   if (fresh) return;
-  say("Installing npm packages (npm ci)...");
-  execFileSync("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error"], {
+  // `npm install`, not `npm ci`: npm 11 leaves the other platforms' optional binaries of deno and
+  // supabase out of the lock file and `npm ci` then refuses it as out of sync.
+  say("Installing npm packages (npm install)...");
+  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], {
     cwd: root,
     stdio: ["ignore", "inherit", "inherit"],
   });
