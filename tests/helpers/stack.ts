@@ -35,7 +35,7 @@ export async function testDb(): Promise<postgres.Sql> {
 /** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
 export async function eventually<T>(
   what: string,
-  probe: () => Promise<T | undefined>,
+  probe: () => T | undefined | Promise<T | undefined>,
   timeoutMs = 10_000,
   intervalMs = 100,
 ): Promise<T> {

@@ -94,12 +94,12 @@ Deno.test("functions host keeps EdgeRuntime.waitUntil work running after the res
       assertEquals(callback.requests.length, 0, "the work is still going on after the answer");
       const request = await eventually(
         "the background work to report",
-        async () => callback.requests[0],
+        () => callback.requests[0],
       );
       assert(request.at >= answeredAt, "the callback came after the response");
       await eventually(
         "the invocation to end",
-        async () => host.activeInvocations() === 0 || undefined,
+        () => host.activeInvocations() === 0 || undefined,
       );
       assert(logs.some((l) => /shutdown reason=EventLoopCompleted/.test(l)));
     });
@@ -124,7 +124,7 @@ Deno.test("functions host cuts EdgeRuntime.waitUntil work at the wall-clock limi
       await response.body?.cancel();
       await eventually(
         "the invocation to be killed",
-        async () => host.activeInvocations() === 0 || undefined,
+        () => host.activeInvocations() === 0 || undefined,
       );
       const killedAfter = Date.now() - started;
       assert(killedAfter < WALL_CLOCK_LIMIT_MS * 2, `killed after ${killedAfter} ms`);
