@@ -12,13 +12,26 @@ const positiveInt = (name: string, fallback: number, max: number) =>
     .min(1, `${name} must be at least 1`).max(max, `${name} must be at most ${max}`)
     .default(fallback);
 
-const base64Key = z.string({ error: "TOKEN_ENCRYPTION_KEY is required" }).refine((value) => {
+const isBase64Of32Bytes = (value: string) => {
   try {
-    return atob(value).length === 32;
+    return atob(value.trim()).length === 32;
   } catch {
     return false;
   }
-}, "TOKEN_ENCRYPTION_KEY must be the base64 of 32 random bytes (openssl rand -base64 32)");
+};
+
+const base64Key = z.string({ error: "TOKEN_ENCRYPTION_KEY is required" }).refine(
+  isBase64Of32Bytes,
+  "TOKEN_ENCRYPTION_KEY must be the base64 of 32 random bytes (openssl rand -base64 32)",
+);
+
+// Keys being rotated out: comma-separated, still accepted for decryption only.
+const previousKeys = z.string().default("").transform((value) =>
+  value.split(",").map((k) => k.trim()).filter((k) => k !== "")
+).refine(
+  (keys) => keys.every(isBase64Of32Bytes),
+  "TOKEN_ENCRYPTION_KEYS_PREVIOUS must be comma-separated base64 keys of 32 bytes each",
+);
 
 export const configSchema = z.object({
   SUPABASE_DB_URL: z.string({ error: "SUPABASE_DB_URL is required (the platform injects it)" })
@@ -26,6 +39,7 @@ export const configSchema = z.object({
   CRON_SECRET: z.string({ error: "CRON_SECRET is required" })
     .min(16, "CRON_SECRET must be at least 16 characters"),
   TOKEN_ENCRYPTION_KEY: base64Key,
+  TOKEN_ENCRYPTION_KEYS_PREVIOUS: previousKeys,
   THREADS_API_BASE_URL: z.url("THREADS_API_BASE_URL must be a URL")
     .default("https://graph.threads.net/v1.0"),
   // Accounts in flight at once. Five keeps the database pool and the API budget calm.
@@ -50,6 +64,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new Error(`Cannot start as the configuration is invalid:\n${problems}`);
   }
   return Object.freeze(parsed.data);
+}
+
+/** The keys `decrypt` tries, current first. */
+export function tokenKeys(config: Config): string[] {
+  return [config.TOKEN_ENCRYPTION_KEY, ...config.TOKEN_ENCRYPTION_KEYS_PREVIOUS];
 }
 
 let cached: Config | undefined;
