@@ -51,6 +51,17 @@ const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const json = (status: number, body: unknown) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 
+/** The platform's answer for an invocation that ended without answering. */
+function failure(invocation: Invocation, status: number, code: string, message: string) {
+  if (invocation.shutdownReason === "WallClockTime") {
+    return json(546, {
+      code: "WORKER_LIMIT",
+      message: "Function failed due to not having enough compute resources (please check logs)",
+    });
+  }
+  return json(status, { code, message });
+}
+
 type ShutdownReason = "EventLoopCompleted" | "WallClockTime" | "EarlyExit" | "HostShutdown";
 
 class Invocation {
@@ -178,16 +189,7 @@ export function startFunctionsHost(options: HostOptions): HostHandle {
       ]);
     } catch {
       await invocation.exited;
-      if (invocation.shutdownReason === "WallClockTime") {
-        return json(546, {
-          code: "WORKER_LIMIT",
-          message: "Function failed due to not having enough compute resources (please check logs)",
-        });
-      }
-      return json(503, {
-        code: "BOOT_ERROR",
-        message: "Function failed to start (please check logs)",
-      });
+      return failure(invocation, 503, "BOOT_ERROR", "Function failed to start (please check logs)");
     }
     const target = new URL(request.url);
     const forwarded = new URL(path + target.search, `http://127.0.0.1:${port}`);
@@ -208,16 +210,12 @@ export function startFunctionsHost(options: HostOptions): HostHandle {
     } catch {
       invocation.kill("EarlyExit");
       await invocation.exited;
-      if (invocation.shutdownReason === "WallClockTime") {
-        return json(546, {
-          code: "WORKER_LIMIT",
-          message: "Function failed due to not having enough compute resources (please check logs)",
-        });
-      }
-      return json(500, {
-        code: "WORKER_ERROR",
-        message: "Function exited due to an error (please check logs)",
-      });
+      return failure(
+        invocation,
+        500,
+        "WORKER_ERROR",
+        "Function exited due to an error (please check logs)",
+      );
     }
   };
 
