@@ -1,0 +1,271 @@
+/**
+ * One request budget shared by every Threads client of a process (one client per account,
+ * one limiter for all of them).
+ *
+ * Pacing is GCRA (the "virtual scheduling" form of a token bucket): a request may go when
+ * `now >= tat - tolerance`, and each grant moves the theoretical arrival time `tat` on by one
+ * interval. Callers that cannot go yet wait in a FIFO; a single timer wakes the queue's head
+ * exactly when it may go, so there is no polling and the budget is used to the full.
+ *
+ * It adapts below its ceiling (AIMD, as TCP does): an app-level rate-limit answer halves the
+ * rate and pauses everyone for the cool-down the API asked for (capped); usage headers near
+ * the limit hold or halve it; after a signal the rate climbs back by a tenth of the ceiling
+ * per recovery interval. A per-user limit (Graph code 17) concerns one account's budget, so
+ * it is counted but does not slow the others down.
+ */
+
+/** Time, injectable so tests drive the limiter without sleeping. */
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as number),
+};
+
+export interface RateLimiterOptions {
+  /** The ceiling in requests per second (config: THREADS_API_MAX_RPS). */
+  maxRps: number;
+  /** Requests that may go back to back after a quiet spell. Default: a tenth of a second's worth. */
+  burst?: number;
+  /** The rate never drops below this. Default: a twentieth of the ceiling. */
+  minRps?: number;
+  /** Pause after a rate-limit answer that gave no wait. Default 1 s. */
+  coolDownMs?: number;
+  /** Longest pause one signal imposes on everyone; longer waits are the caller's to defer. */
+  maxPauseMs?: number;
+  /** How often the rate climbs back by a tenth of the ceiling. Default 1 s. */
+  recoveryIntervalMs?: number;
+  clock?: Clock;
+}
+
+export type RateLimitScope = "app" | "account";
+
+export interface RateLimitSignal {
+  retryAfterMs?: number;
+  scope?: RateLimitScope;
+}
+
+export interface RateLimiterStats {
+  granted: number;
+  /** Total time callers spent queued, summed over callers. */
+  waitedMs: number;
+  maxWaitMs: number;
+  rateLimitSignals: number;
+  slowdowns: number;
+  currentRps: number;
+  queued: number;
+}
+
+interface Waiter {
+  enqueuedAt: number;
+  resolve: (waitedMs: number) => void;
+  reject: (reason: unknown) => void;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+}
+
+// Usage (x-app-usage, percent of the app's budget) at which to stop climbing, and to back off.
+const USAGE_HOLD_PERCENT = 75;
+const USAGE_SLOW_PERCENT = 90;
+
+export class RateLimiter {
+  readonly maxRps: number;
+  readonly burst: number;
+  readonly minRps: number;
+  private readonly coolDownMs: number;
+  private readonly maxPauseMs: number;
+  private readonly recoveryIntervalMs: number;
+  private readonly clock: Clock;
+
+  private tat = 0;
+  private pausedUntil = 0;
+  /** The rate set by the last signal, and when recovery from it starts. */
+  private reducedRps: number;
+  private recoveryFrom = 0;
+  private lastSlowdownAt = Number.NEGATIVE_INFINITY;
+  private readonly queue: Waiter[] = [];
+  private timer: unknown = undefined;
+  private readonly counters = {
+    granted: 0,
+    waitedMs: 0,
+    maxWaitMs: 0,
+    rateLimitSignals: 0,
+    slowdowns: 0,
+  };
+
+  constructor(options: RateLimiterOptions) {
+    if (!(options.maxRps > 0)) throw new Error("maxRps must be a positive number");
+    this.maxRps = options.maxRps;
+    this.burst = Math.max(1, Math.floor(options.burst ?? options.maxRps / 10));
+    this.minRps = Math.min(this.maxRps, options.minRps ?? Math.max(0.1, options.maxRps / 20));
+    this.coolDownMs = options.coolDownMs ?? 1_000;
+    this.maxPauseMs = options.maxPauseMs ?? 10_000;
+    this.recoveryIntervalMs = options.recoveryIntervalMs ?? 1_000;
+    this.clock = options.clock ?? systemClock;
+    this.reducedRps = this.maxRps;
+  }
+
+  /** The rate in force at `now`: the reduced rate plus the recovery earned since. */
+  rateAt(now = this.clock.now()): number {
+    if (this.reducedRps >= this.maxRps) return this.maxRps;
+    const steps = Math.max(0, Math.floor((now - this.recoveryFrom) / this.recoveryIntervalMs));
+    return Math.min(this.maxRps, this.reducedRps + steps * this.maxRps / 10);
+  }
+
+  /**
+   * Resolves, with the milliseconds waited, when the caller may send one request.
+   * Rejects with the signal's reason if `signal` aborts while waiting.
+   */
+  acquire(signal?: AbortSignal): Promise<number> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const now = this.clock.now();
+    if (this.queue.length === 0 && this.earliestGrant(now) <= now) {
+      this.grant(now, now);
+      return Promise.resolve(0);
+    }
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = { enqueuedAt: now, resolve, reject, signal };
+      if (signal) {
+        waiter.onAbort = () => {
+          const index = this.queue.indexOf(waiter);
+          if (index >= 0) this.queue.splice(index, 1);
+          reject(signal.reason);
+          this.reschedule();
+        };
+        signal.addEventListener("abort", waiter.onAbort, { once: true });
+      }
+      this.queue.push(waiter);
+      this.schedule();
+    });
+  }
+
+  /** The API said "too many requests". */
+  onRateLimited(signal: RateLimitSignal = {}): void {
+    this.counters.rateLimitSignals++;
+    if (signal.scope === "account") return;
+    const now = this.clock.now();
+    // Answers to requests sent before the pause arrive during it: one event, one halving.
+    const alreadyPaused = now < this.pausedUntil;
+    const pause = Math.min(signal.retryAfterMs ?? this.coolDownMs, this.maxPauseMs);
+    this.pausedUntil = Math.max(this.pausedUntil, now + pause);
+    if (!alreadyPaused) this.slowDown(now);
+    this.recoveryFrom = Math.max(this.recoveryFrom, this.pausedUntil);
+    this.reschedule();
+  }
+
+  /** The API reported how much of the app's budget is used, in percent (x-app-usage). */
+  onUsage(percent: number): void {
+    const now = this.clock.now();
+    if (percent >= USAGE_SLOW_PERCENT) {
+      this.slowDown(now);
+      this.reschedule();
+    } else if (percent >= USAGE_HOLD_PERCENT) {
+      // Hold the current rate: recovery starts over from here.
+      this.reducedRps = this.rateAt(now);
+      this.recoveryFrom = now;
+    }
+  }
+
+  stats(): RateLimiterStats {
+    return { ...this.counters, currentRps: this.rateAt(), queued: this.queue.length };
+  }
+
+  /** Halves the rate, at most once per recovery interval (signals come in bursts). */
+  private slowDown(now: number): void {
+    if (now - this.lastSlowdownAt < this.recoveryIntervalMs) return;
+    this.reducedRps = Math.max(this.minRps, this.rateAt(now) / 2);
+    this.recoveryFrom = now;
+    this.lastSlowdownAt = now;
+    this.counters.slowdowns++;
+  }
+
+  private interval(now: number): number {
+    return 1000 / this.rateAt(now);
+  }
+
+  private earliestGrant(now: number): number {
+    const interval = this.interval(now);
+    return Math.max(this.pausedUntil, this.tat - (this.burst - 1) * interval);
+  }
+
+  private grant(now: number, enqueuedAt: number): number {
+    this.tat = Math.max(this.tat, now) + this.interval(now);
+    const waited = now - enqueuedAt;
+    this.counters.granted++;
+    this.counters.waitedMs += waited;
+    this.counters.maxWaitMs = Math.max(this.counters.maxWaitMs, waited);
+    return waited;
+  }
+
+  private drain = (): void => {
+    this.timer = undefined;
+    const now = this.clock.now();
+    while (this.queue.length > 0 && this.earliestGrant(now) <= now) {
+      const waiter = this.queue.shift()!;
+      if (waiter.signal && waiter.onAbort) {
+        waiter.signal.removeEventListener("abort", waiter.onAbort);
+      }
+      waiter.resolve(this.grant(now, waiter.enqueuedAt));
+    }
+    this.schedule();
+  };
+
+  private schedule(): void {
+    if (this.timer !== undefined || this.queue.length === 0) return;
+    const now = this.clock.now();
+    // Timers may fire a little early; never sleep less than 1 ms to avoid a tight loop.
+    const delay = Math.max(1, Math.ceil(this.earliestGrant(now) - now));
+    this.timer = this.clock.setTimeout(this.drain, delay);
+  }
+
+  /** The head's time changed (pause, slowdown, abort): re-arm the single timer. */
+  private reschedule(): void {
+    if (this.timer !== undefined) {
+      this.clock.clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    this.schedule();
+  }
+}
+
+/** What the Graph usage headers say, when the API sends them (unconfirmed for Threads). */
+export interface UsageSignals {
+  /** Highest percentage in `x-app-usage` (call_count, total_time, total_cputime). */
+  appUsagePercent?: number;
+  /** `estimated_time_to_regain_access` of `x-business-use-case-usage`, in ms. */
+  regainAccessMs?: number;
+}
+
+export function readUsageHeaders(headers: Headers): UsageSignals {
+  const signals: UsageSignals = {};
+  const app = parseJsonObject(headers.get("x-app-usage"));
+  if (app) {
+    const percents = ["call_count", "total_time", "total_cputime"]
+      .map((key) => app[key]).filter((v): v is number => typeof v === "number");
+    if (percents.length > 0) signals.appUsagePercent = Math.max(...percents);
+  }
+  // {"<business id>": [{"type": ..., "estimated_time_to_regain_access": <minutes>}, ...]}
+  const business = parseJsonObject(headers.get("x-business-use-case-usage"));
+  if (business) {
+    const minutes = Object.values(business).flatMap((v) => Array.isArray(v) ? v : [])
+      .map((entry) => (entry as Record<string, unknown>)?.estimated_time_to_regain_access)
+      .filter((v): v is number => typeof v === "number" && v > 0);
+    if (minutes.length > 0) signals.regainAccessMs = Math.max(...minutes) * 60_000;
+  }
+  return signals;
+}
+
+function parseJsonObject(text: string | null): Record<string, unknown> | undefined {
+  if (!text) return undefined;
+  try {
+    const value = JSON.parse(text);
+    return value && typeof value === "object" ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,479 @@
+/**
+ * The Threads API client: one instance per account token, all instances sharing one
+ * `RateLimiter`. It reads what the sync needs (profile, posts, post insights, account
+ * insights) and refreshes long-lived tokens.
+ *
+ * Every call: waits its turn at the shared limiter, runs under a per-attempt timeout, is
+ * validated with zod, and fails only with a `ThreadsApiError` (errors.ts) whose message and
+ * properties never contain the token.
+ *
+ * Retry policy, decided here and nowhere else:
+ * - `transient` (Graph 1/2, 5xx, network, timeout): retried with capped exponential backoff
+ *   and full jitter, at most `maxRetries` times.
+ * - `rate_limited`: the limiter is told (it pauses and slows every client for app-level
+ *   limits). The call is retried only when the API named a short wait (`Retry-After` or
+ *   `estimated_time_to_regain_access` <= `maxRateLimitWaitMs`, 2 s), at most
+ *   `maxRateLimitRetries` times. Anything longer, or a limit that names no wait (Graph
+ *   usually doesn't), surfaces at once with `retryAfterMs` (the API's value, else
+ *   `rateLimitFallbackMs`), so the sync defers that account instead of holding a worker.
+ * - Everything else (auth, permission, not found, bad response, permanent) is not retried:
+ *   the same request would fail the same way.
+ */
+import type { z } from "zod";
+import { errorFromAnswer, ThreadsApiError, USER_RATE_LIMIT_CODE } from "./errors.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { type RateLimiter, readUsageHeaders } from "./rate-limiter.ts";
+import {
+  backoffDelay,
+  type BackoffPolicy,
+  DEFAULT_BACKOFF,
+  delay,
+  parseRetryAfter,
+  withRetry,
+} from "./retry.ts";
+import {
+  describeIssues,
+  insightsResponseSchema,
+  parsePostInsights,
+  parseUserInsights,
+  POST_METRICS,
+  type PostInsights,
+  PROFILE_FIELDS,
+  profileSchema,
+  THREAD_FIELDS,
+  threadsPageSchema,
+  type ThreadsPost,
+  type ThreadsProfile,
+  tokenRefreshSchema,
+  USER_METRICS,
+  type UserInsights,
+} from "./threads-schemas.ts";
+
+export type { PostInsights, ThreadsPost, ThreadsProfile, UserInsights } from "./threads-schemas.ts";
+
+/** `since` on /threads must be >= this (Threads' launch); user insights reject earlier than the second. */
+const THREADS_EPOCH_S = 1688540400;
+const USER_INSIGHTS_EPOCH_S = 1712991600;
+
+export interface ThreadsApiClientOptions {
+  /** e.g. https://graph.threads.net/v1.0 (config: THREADS_API_BASE_URL). */
+  baseUrl: string;
+  accessToken: string;
+  /** Shared by every client of the process. */
+  limiter: RateLimiter;
+  fetch?: typeof fetch;
+  /** Per attempt, from sending to the last byte of the body. Default 15 s. */
+  timeoutMs?: number;
+  /** Retries of transient failures. Default 3 (4 attempts). */
+  maxRetries?: number;
+  maxRateLimitRetries?: number;
+  maxRateLimitWaitMs?: number;
+  rateLimitFallbackMs?: number;
+  backoff?: Partial<BackoffPolicy>;
+  /** Page size for /threads (the API caps it at 100). */
+  pageSize?: number;
+  /** Guard against paging that never ends. Default 500 pages (50,000 posts). */
+  maxPages?: number;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+  logger?: Logger;
+  /** Counters to add to; pass one object to several clients to total a run. */
+  stats?: ThreadsApiStats;
+}
+
+export interface ThreadsApiStats {
+  /** HTTP requests sent (attempts, pages included). */
+  calls: number;
+  retries: number;
+  rateLimitErrors: number;
+  /** Time spent waiting for the shared limiter. */
+  limiterWaitMs: number;
+  /** Calls that ended in an error after any retries. */
+  failures: number;
+  pages: number;
+}
+
+export function createThreadsApiStats(): ThreadsApiStats {
+  return { calls: 0, retries: 0, rateLimitErrors: 0, limiterWaitMs: 0, failures: 0, pages: 0 };
+}
+
+export interface ListThreadsOptions {
+  /** Only posts published at or after this instant (Date or epoch ms). */
+  since?: Date | number;
+  until?: Date | number;
+  /** Defaults to `me`. */
+  userId?: string;
+}
+
+export interface UserInsightsOptions {
+  since?: Date | number;
+  until?: Date | number;
+  userId?: string;
+}
+
+export interface RefreshedToken {
+  accessToken: string;
+  tokenType: string;
+  expiresInSeconds: number;
+}
+
+interface CallSpec<T> {
+  action: string;
+  url: URL;
+  /** The path shown in errors and logs; no query, so no token. */
+  endpoint: string;
+  schema: z.ZodType<T>;
+}
+
+/** The options with their defaults applied. */
+type Settings = Required<Omit<ThreadsApiClientOptions, "backoff" | "stats" | "logger">> & {
+  backoff: BackoffPolicy;
+};
+
+export class ThreadsApiClient {
+  // Private fields: the token cannot be reached, enumerated or serialised from outside.
+  readonly #o: Settings;
+  readonly #log: Logger;
+  readonly #stats: ThreadsApiStats;
+
+  constructor(options: ThreadsApiClientOptions) {
+    if (!options.accessToken) throw new Error("accessToken must be a non-empty string");
+    this.#o = {
+      fetch,
+      timeoutMs: 15_000,
+      maxRetries: 3,
+      maxRateLimitRetries: 2,
+      // Longer waits are the caller's to defer: a worker should not sit on one account.
+      maxRateLimitWaitMs: 2_000,
+      rateLimitFallbackMs: 60_000,
+      maxPages: 500,
+      sleep: delay,
+      random: Math.random,
+      ...withoutUndefined(options),
+      baseUrl: options.baseUrl.replace(/\/+$/, ""),
+      pageSize: Math.min(100, Math.max(1, options.pageSize ?? 100)),
+      backoff: { ...DEFAULT_BACKOFF, ...options.backoff },
+    };
+    this.#log = options.logger ?? createLogger({ component: "threads-api" });
+    this.#stats = options.stats ?? createThreadsApiStats();
+  }
+
+  /** A snapshot of this client's counters (or of the shared object it was given). */
+  stats(): ThreadsApiStats {
+    return { ...this.#stats };
+  }
+
+  /** The token owner's profile (`GET /me`). */
+  getProfile(): Promise<ThreadsProfile> {
+    return this.#call({
+      action: "read the account's profile",
+      ...this.#target("/me", { fields: PROFILE_FIELDS }),
+      schema: profileSchema,
+    });
+  }
+
+  /** Every post of the account (or those published since `since`), newest first, de-duplicated. */
+  async listThreads(options: ListThreadsOptions = {}): Promise<ThreadsPost[]> {
+    const posts: ThreadsPost[] = [];
+    for await (const page of this.threadPages(options)) posts.push(...page);
+    return posts;
+  }
+
+  /**
+   * The account's posts page by page, following `paging.next` until it is absent (a page may
+   * be empty and still have one). Posts already seen on an earlier page are left out.
+   */
+  async *threadPages(options: ListThreadsOptions = {}): AsyncGenerator<ThreadsPost[]> {
+    const userId = this.#checkId(options.userId ?? "me", "list the account's threads");
+    const sinceS = options.since === undefined
+      ? undefined
+      : epochSeconds(toMs(options.since), THREADS_EPOCH_S);
+    const params: Record<string, string> = {
+      fields: THREAD_FIELDS,
+      limit: String(this.#o.pageSize),
+    };
+    if (sinceS !== undefined) params.since = String(sinceS);
+    if (options.until !== undefined) params.until = String(epochSeconds(toMs(options.until)));
+    const seen = new Set<string>();
+    let after: string | undefined;
+    for (let page = 1;; page++) {
+      const target = this.#target(`/${userId}/threads`, after ? { ...params, after } : params);
+      if (page > this.#o.maxPages) {
+        throw this.#fail(
+          new ThreadsApiError({
+            kind: "bad_response",
+            endpoint: target.endpoint,
+            action: "list the account's threads",
+            reason: `paging did not end after ${this.#o.maxPages} pages (maxPages)`,
+          }),
+        );
+      }
+      const body = await this.#call({
+        action: `list the account's threads (page ${page})`,
+        ...target,
+        schema: threadsPageSchema,
+      });
+      this.#stats.pages++;
+      const fresh = body.data.filter((post) => {
+        if (seen.has(post.id)) return false;
+        seen.add(post.id);
+        // `since` is the API's to apply; this only guards against an API that ignores it
+        // (at the API's precision: whole seconds).
+        return sinceS === undefined || Date.parse(post.timestamp) >= sinceS * 1000;
+      });
+      if (fresh.length > 0) yield fresh;
+      const next = body.paging?.next;
+      if (!next) return;
+      // Rebuild the next request from our own base URL: `next` carries the token, and we
+      // never send it anywhere the configuration did not name.
+      const nextAfter = afterCursorOf(next) ?? body.paging?.cursors?.after;
+      if (!nextAfter || nextAfter === after) {
+        throw this.#fail(
+          new ThreadsApiError({
+            kind: "bad_response",
+            endpoint: target.endpoint,
+            action: `list the account's threads (page ${page})`,
+            reason: nextAfter
+              ? "paging.next repeats the cursor of the page it came with"
+              : "paging.next carries no after cursor",
+          }),
+        );
+      }
+      after = nextAfter;
+    }
+  }
+
+  /** Lifetime views, likes, replies, reposts, quotes and shares of one post; null = not returned. */
+  async getPostInsights(mediaId: string): Promise<PostInsights> {
+    const body = await this.#call({
+      action: "read the post's insights",
+      ...this.#target(`/${this.#checkId(mediaId, "read the post's insights")}/insights`, {
+        metric: POST_METRICS.join(","),
+      }),
+      schema: insightsResponseSchema,
+    });
+    return parsePostInsights(body);
+  }
+
+  /** Account insights over [since, until] (the API's default: yesterday through today). */
+  async getUserInsights(options: UserInsightsOptions = {}): Promise<UserInsights> {
+    const params: Record<string, string> = { metric: USER_METRICS.join(",") };
+    if (options.since !== undefined) {
+      params.since = String(epochSeconds(toMs(options.since), USER_INSIGHTS_EPOCH_S));
+    }
+    if (options.until !== undefined) params.until = String(epochSeconds(toMs(options.until)));
+    const body = await this.#call({
+      action: "read the account's insights",
+      ...this.#target(
+        `/${this.#checkId(options.userId ?? "me", "read the account's insights")}/threads_insights`,
+        params,
+      ),
+      schema: insightsResponseSchema,
+    });
+    return parseUserInsights(body);
+  }
+
+  /**
+   * Exchanges this long-lived token for a fresh one (valid 60 days). The token must be at
+   * least 24 hours old and unexpired; the returned string replaces the old one.
+   */
+  async refreshAccessToken(): Promise<RefreshedToken> {
+    // Documented without a version: https://graph.threads.net/refresh_access_token
+    const root = this.#o.baseUrl.replace(/\/v\d+(\.\d+)?$/, "");
+    const body = await this.#call({
+      action: "refresh the access token",
+      ...this.#target("/refresh_access_token", { grant_type: "th_refresh_token" }, root),
+      schema: tokenRefreshSchema,
+    });
+    return {
+      accessToken: body.access_token,
+      tokenType: body.token_type ?? "bearer",
+      expiresInSeconds: body.expires_in,
+    };
+  }
+
+  /** Graph ids are numeric strings; anything else is refused before it reaches a URL or a message. */
+  #checkId(id: string, action: string): string {
+    if (id === "me" || /^\d{1,30}$/.test(id)) return id;
+    throw this.#fail(
+      new ThreadsApiError({
+        kind: "permanent",
+        endpoint: "GET /{id}",
+        action,
+        reason: "the id is not a numeric Graph id",
+      }),
+    );
+  }
+
+  #target(path: string, params: Record<string, string>, base = this.#o.baseUrl) {
+    const url = new URL(base + path);
+    for (const [key, value] of Object.entries(params)) url.searchParams.set(key, value);
+    // The documented way to pass the token; it must never leave this URL object.
+    url.searchParams.set("access_token", this.#o.accessToken);
+    return { url, endpoint: `GET ${url.pathname}` };
+  }
+
+  /** One logical call: limiter, attempts, classification, retry policy. */
+  #call<T>(spec: CallSpec<T>): Promise<T> {
+    let transientRetries = 0;
+    let rateLimitRetries = 0;
+    return withRetry((attempt) => this.#attempt(spec, attempt), {
+      sleep: this.#o.sleep,
+      delayFor: (error) => {
+        if (!(error instanceof ThreadsApiError)) return undefined;
+        if (error.kind === "transient" && transientRetries < this.#o.maxRetries) {
+          transientRetries++;
+          return backoffDelay(transientRetries, this.#o.backoff, this.#o.random);
+        }
+        if (error.kind === "rate_limited" && rateLimitRetries < this.#o.maxRateLimitRetries) {
+          const wait = error.retryAfterMs ?? this.#o.rateLimitFallbackMs;
+          if (wait > this.#o.maxRateLimitWaitMs) return undefined;
+          rateLimitRetries++;
+          // The limiter is paused as long for app-level limits, so other callers wait too.
+          return wait;
+        }
+        return undefined;
+      },
+      onRetry: (error, attempt, delayMs) => {
+        this.#stats.retries++;
+        const e = error as ThreadsApiError;
+        this.#log.warn("threads_api_retry", {
+          endpoint: e.endpoint,
+          kind: e.kind,
+          code: e.code,
+          status: e.status,
+          attempt,
+          delay_ms: delayMs,
+        });
+      },
+      onGiveUp: (error, attempts) => {
+        const failure = error instanceof ThreadsApiError
+          ? (attempts > 1 ? error.afterAttempts(attempts) : error)
+          : error;
+        return this.#fail(failure);
+      },
+    });
+  }
+
+  #fail<E>(error: E): E {
+    this.#stats.failures++;
+    return error;
+  }
+
+  async #attempt<T>(spec: CallSpec<T>, attempt: number): Promise<T> {
+    this.#stats.limiterWaitMs += await this.#o.limiter.acquire();
+    this.#stats.calls++;
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.#o.timeoutMs);
+    let status: number;
+    let headers: Headers;
+    let text: string;
+    try {
+      const fetchFn = this.#o.fetch; // called unbound: some runtimes reject another `this`
+      const response = await fetchFn(spec.url, {
+        headers: { accept: "application/json" },
+        signal: controller.signal,
+      });
+      status = response.status;
+      headers = response.headers;
+      text = await response.text();
+    } catch (error) {
+      throw new ThreadsApiError({
+        kind: "transient",
+        endpoint: spec.endpoint,
+        action: spec.action,
+        attempts: attempt,
+        reason: controller.signal.aborted
+          ? `no complete answer came within ${this.#o.timeoutMs} ms`
+          : `the request failed on the network (${describeNetworkError(error)})`,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+    const usage = readUsageHeaders(headers);
+    if (usage.appUsagePercent !== undefined) this.#o.limiter.onUsage(usage.appUsagePercent);
+    return this.#interpret(spec, status, headers, text, usage.regainAccessMs);
+  }
+
+  #interpret<T>(
+    spec: CallSpec<T>,
+    status: number,
+    headers: Headers,
+    text: string,
+    regainAccessMs: number | undefined,
+  ): T {
+    let json: unknown = undefined;
+    let isJson = false;
+    try {
+      json = JSON.parse(text);
+      isJson = true;
+    } catch {
+      // Judged below: an error status explains itself, a 200 with junk is a bad response.
+    }
+    const named = parseRetryAfter(headers.get("retry-after")) ?? regainAccessMs;
+    const base = { endpoint: spec.endpoint, action: spec.action, status };
+    const error = errorFromAnswer({
+      ...base,
+      json,
+      retryAfterMs: named ?? this.#o.rateLimitFallbackMs,
+    });
+    if (error?.kind === "rate_limited") {
+      this.#stats.rateLimitErrors++;
+      // The limiter gets only a wait the API named; otherwise it uses its own cool-down.
+      this.#o.limiter.onRateLimited({
+        retryAfterMs: named,
+        scope: error.code === USER_RATE_LIMIT_CODE ? "account" : "app",
+      });
+    }
+    if (error) throw error;
+    if (!isJson) {
+      throw new ThreadsApiError({
+        ...base,
+        kind: "bad_response",
+        reason: /^\s*</.test(text)
+          ? "the body was HTML, not JSON (a proxy or error page?)"
+          : `the body was not valid JSON (${text.length} bytes${
+            text.length === 0 ? "" : ", possibly truncated"
+          })`,
+      });
+    }
+    const parsed = spec.schema.safeParse(json);
+    if (!parsed.success) {
+      throw new ThreadsApiError({
+        ...base,
+        kind: "bad_response",
+        reason: `the body did not have the documented shape: ${describeIssues(parsed.error)}`,
+      });
+    }
+    return parsed.data;
+  }
+}
+
+/** The `after` cursor of a `paging.next` URL, which is read and then dropped (it has the token). */
+function afterCursorOf(next: string): string | undefined {
+  try {
+    return new URL(next).searchParams.get("after") ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+function toMs(value: Date | number): number {
+  return value instanceof Date ? value.getTime() : value;
+}
+
+function epochSeconds(ms: number, floor = 0): number {
+  return Math.max(floor, Math.floor(ms / 1000));
+}
+
+/** Deno's fetch errors quote the URL, token included: keep the words, drop every URL. */
+function describeNetworkError(error: unknown): string {
+  if (!(error instanceof Error)) return "unknown error";
+  const cause = (error as { cause?: unknown }).cause;
+  const text = cause instanceof Error ? cause.message : error.message;
+  return text.replace(/https?:\/\/[^\s)]+/g, "<url>").slice(0, 200);
+}
