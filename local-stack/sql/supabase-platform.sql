@@ -39,7 +39,7 @@ alter default privileges in schema public grant all on sequences to anon, authen
 create extension if not exists pgcrypto with schema extensions;
 create extension if not exists "uuid-ossp" with schema extensions;
 create extension if not exists pgtap with schema extensions;
-create extension if not exists plpgsql_check;
+create extension if not exists plpgsql_check with schema extensions;
 
 -- Hosted projects resolve unqualified names in `extensions` too.
 alter database postgres set search_path to "$user", public, extensions;
