@@ -14,6 +14,7 @@
  */
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import postgres from "postgres";
 import { stackConfigFromEnv } from "./stack-config.ts";
 import { down, up, wipe } from "./stack.ts";
 import { PROJECT_ROOT } from "./stack-config.ts";
@@ -30,6 +31,20 @@ export const TEST_STACK_ENV: Record<string, string> = {
   STACK_SIMULATOR_PORT: Deno.env.get("STACK_TEST_SIMULATOR_PORT") ?? "54429",
   STACK_EXTRA_FUNCTIONS_DIRS: "tests/fixtures/functions",
 };
+
+/**
+ * Pauses the production schedules in the test stack: a run starting at :00 or :15 in the
+ * middle of a test would change what the test sees. Tests that exercise pg_cron schedule
+ * their own every-minute jobs.
+ */
+export async function pauseProductionSchedules(dbUrl: string): Promise<void> {
+  const sql = postgres(dbUrl, { max: 1, onnotice: () => {} });
+  try {
+    await sql`update cron.job set active = false where jobname in ('scheduled-sync', 'token-refresh')`;
+  } finally {
+    await sql.end();
+  }
+}
 
 /** Runs a command with inherited output copied to our stdout, and returns what it printed. */
 async function runAndCapture(cmd: string, args: string[], env: Record<string, string>) {
@@ -111,6 +126,7 @@ if (import.meta.main) {
     console.log(`== Starting the test stack (.stack/${config.name}) ==`);
     await wipe(config);
     const stack = await up(config, env, (step) => console.log(`starting ${step}...`));
+    await pauseProductionSchedules(stack.dbUrl);
     add(await runPgTap(stack.dbUrl));
     add(await runDenoTests(env, Deno.args));
   } catch (error) {

@@ -5,7 +5,7 @@
 import postgres from "postgres";
 import { stackConfigFromEnv } from "../../local-stack/stack-config.ts";
 import { type StackStatus, status, up } from "../../local-stack/stack.ts";
-import { TEST_STACK_ENV } from "../../local-stack/test-runner.ts";
+import { pauseProductionSchedules, TEST_STACK_ENV } from "../../local-stack/test-runner.ts";
 
 let cached: Promise<StackStatus> | undefined;
 
@@ -21,7 +21,10 @@ export function testStack(): Promise<StackStatus> {
     const config = stackConfigFromEnv(env);
     const current = await status(config);
     const allUp = Object.values(current.services).every((s) => s !== "stopped");
-    return allUp ? current : await up(config, env);
+    if (allUp) return current;
+    const started = await up(config, env);
+    await pauseProductionSchedules(started.dbUrl);
+    return started;
   })();
   return cached;
 }

@@ -13,7 +13,7 @@ Deno.test("config applies the documented defaults", () => {
   const config = loadConfig(VALID);
   assertEquals(config.THREADS_API_BASE_URL, "https://graph.threads.net/v1.0");
   assertEquals(config.SYNC_BATCH_SIZE, 5);
-  assertEquals(config.SYNC_BATCH_DELAY_MS, 2000);
+  assertEquals(config.SYNC_BATCH_DELAY_MS, 0);
   assertEquals(config.SYNC_LOCK_TTL_MINUTES, 5);
   assertEquals(tokenKeys(config), [KEY]);
 });

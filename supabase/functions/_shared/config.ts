@@ -44,8 +44,11 @@ export const configSchema = z.object({
     .default("https://graph.threads.net/v1.0"),
   // Accounts in flight at once. Five keeps the database pool and the API budget calm.
   SYNC_BATCH_SIZE: positiveInt("SYNC_BATCH_SIZE", 5, 50),
+  // A pause a worker takes between two accounts. The seed design paced the API with a fixed
+  // 2 s pause between batches; the shared adaptive rate limiter does that job now, so the
+  // default is no pause. Set it to spread load further.
   SYNC_BATCH_DELAY_MS: z.coerce.number().int().min(0, "SYNC_BATCH_DELAY_MS must be >= 0")
-    .default(2000),
+    .default(0),
   // The shared limiter's ceiling; it adapts below it when the API pushes back.
   THREADS_API_MAX_RPS: positiveInt("THREADS_API_MAX_RPS", 20, 1000),
   // Below the platform's 150 s wall-clock limit (free plan), leaving time to hand off.

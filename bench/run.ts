@@ -1,0 +1,71 @@
+/**
+ * `npm run bench`: every benchmark, each measured against its baseline in the same run, with
+ * the ratios printed as tables. Speed goals live here, never in tests. The machine (2 shared
+ * cores) is noisy: compare ratios from one run, not absolute numbers across runs.
+ *
+ *   npm run bench                    all
+ *   npm run bench -- threads-api     the client's rate limiter against the simulator
+ *   npm run bench -- metrics-write   the one-call metrics write path against row-by-row and COPY
+ *
+ * Benchmarks that need a database start a private `bench` stack (ports 54722/54721/54729)
+ * and stop it at the end.
+ */
+import { runThreadsApiRateBench } from "./threads-api-rate.ts";
+import { runMetricsWriteBench } from "./metrics-write.ts";
+import { stackConfigFromEnv } from "../local-stack/stack-config.ts";
+import { down, type StackStatus, up } from "../local-stack/stack.ts";
+
+type BenchResult = { rows: Record<string, string | number>[]; notes: string[] };
+
+function printTable(title: string, result: BenchResult) {
+  console.log(`\n== ${title} ==`);
+  if (result.rows.length > 0) {
+    const columns = Object.keys(result.rows[0]);
+    const cells = [columns, ...result.rows.map((r) => columns.map((c) => String(r[c] ?? "")))];
+    const widths = columns.map((_, i) => Math.max(...cells.map((row) => row[i].length)));
+    for (const row of cells) console.log(row.map((c, i) => c.padEnd(widths[i])).join("  "));
+  }
+  for (const note of result.notes) console.log(`note: ${note}`);
+}
+
+const BENCH_STACK_ENV = {
+  ...Deno.env.toObject(),
+  STACK_NAME: "bench",
+  STACK_DB_PORT: "54722",
+  STACK_FUNCTIONS_PORT: "54721",
+  STACK_SIMULATOR_PORT: "54729",
+};
+
+let stack: StackStatus | undefined;
+async function benchStack(): Promise<StackStatus> {
+  stack ??= await up(stackConfigFromEnv(BENCH_STACK_ENV), BENCH_STACK_ENV);
+  return stack;
+}
+
+const benches: Record<string, [string, () => Promise<BenchResult>]> = {
+  "threads-api": [
+    "Threads API client: 2,000 insight calls, 25 callers, 100 req/s limit, 30 ms latency",
+    () => runThreadsApiRateBench(),
+  ],
+  "metrics-write": [
+    "Metrics write path: 2,000 posts x 50 captures",
+    async () => runMetricsWriteBench((await benchStack()).dbUrl),
+  ],
+};
+
+const selected = Deno.args.length > 0 ? Deno.args : Object.keys(benches);
+let failed = false;
+try {
+  for (const name of selected) {
+    const bench = benches[name];
+    if (!bench) {
+      console.error(`unknown benchmark "${name}": one of ${Object.keys(benches).join(", ")}`);
+      failed = true;
+      continue;
+    }
+    printTable(bench[0], await bench[1]());
+  }
+} finally {
+  if (stack) await down(stackConfigFromEnv(BENCH_STACK_ENV));
+}
+Deno.exit(failed ? 1 : 0);

@@ -1,0 +1,290 @@
+/**
+ * One account of a run: load it and its token, run the three steps in order (posts, metrics,
+ * account insights) with a sync_logs row each, decide the account's outcome, and record it
+ * with finish_run_account.
+ *
+ * Outcome policy (DESIGN section 5):
+ *   every step completed                          completed
+ *   token missing, expired, or rejected (190)     skipped, left to token refresh
+ *   rate limited, a short cool-down               back to pending, retried later in the run
+ *   transient failure that outlived the retries   retried once later in the run
+ *   some steps done, some not                     partial (the done steps are recorded)
+ *   nothing done                                  failed
+ * One account never fails the run: every error ends up in its sync_logs rows.
+ */
+import { decrypt, TokenCryptoError } from "./crypto.ts";
+import { type Config, tokenKeys } from "./config.ts";
+import type { Sql } from "./db.ts";
+import { ThreadsApiError, toSyncLogError } from "./errors.ts";
+import type { Logger } from "./log.ts";
+import type { RateLimiter } from "./rate-limiter.ts";
+import {
+  type StepContext,
+  type StepResult,
+  syncAccountInsightsForAccount,
+  syncMetricsForAccount,
+  syncPostsForAccount,
+} from "./sync.ts";
+import { createThreadsApiStats, ThreadsApiClient, type ThreadsApiStats } from "./threads-api.ts";
+
+export type AccountOutcome = "completed" | "partial" | "failed" | "skipped" | "retry";
+
+export const STEPS = [
+  ["sync_posts", syncPostsForAccount],
+  ["sync_metrics", syncMetricsForAccount],
+  ["sync_account_insights", syncAccountInsightsForAccount],
+] as const;
+
+/** A run retries an account at most this many attempts in all. */
+export const MAX_ATTEMPTS = 3;
+/** A cool-down longer than this is not waited for inside the run: the next run takes it. */
+export const MAX_IN_RUN_RETRY_DELAY_MS = 10 * 60_000;
+const TRANSIENT_RETRY_DELAY_MS = 15_000;
+const DEFAULT_RATE_LIMIT_DELAY_MS = 60_000;
+
+export interface AccountSyncDeps {
+  sql: Sql;
+  config: Config;
+  limiter: RateLimiter;
+  log: Logger;
+  /** The invocation's API counters, added to by every account's client. */
+  apiStats: ThreadsApiStats;
+  fetch?: typeof fetch;
+}
+
+export interface AccountResult {
+  accountId: string;
+  outcome: AccountOutcome;
+  /** The error that decided a non-completed outcome. */
+  errorCode?: string;
+  errorMessage?: string;
+  /** True when the failure says the API itself is in trouble (feeds the circuit breaker). */
+  apiTrouble: boolean;
+  durationMs: number;
+  apiCalls: number;
+  stepMs: Record<string, number>;
+}
+
+interface AccountRow {
+  id: string;
+  workspace_id: string;
+  threads_user_id: string;
+  username: string;
+  last_synced_at: Date | null;
+  access_token_encrypted: string | null;
+  expires_at: Date | null;
+  attempts: number;
+  run_started_at: Date;
+}
+
+/** API failures that say nothing about the account but much about the API. */
+const API_TROUBLE = new Set(["transient", "bad_response", "rate_limited"]);
+
+/** Syncs one claimed account of run `runId` and records its outcome. */
+export async function syncClaimedAccount(
+  deps: AccountSyncDeps,
+  runId: string,
+  accountId: string,
+  worker: string,
+): Promise<AccountResult> {
+  const started = Date.now();
+  const log = deps.log.child({ account_id: accountId });
+  const [row] = await deps.sql<AccountRow[]>`
+    select a.id, a.workspace_id, a.threads_user_id, a.username, a.last_synced_at,
+      t.access_token_encrypted, t.expires_at, ra.attempts, j.started_at as run_started_at
+    from public.sync_run_accounts ra
+    join public.system_job_logs j on j.id = ra.run_id
+    join public.workspace_threads_accounts a on a.id = ra.workspace_threads_account_id
+    left join public.workspace_threads_tokens t on t.workspace_threads_account_id = a.id
+      and t.is_primary and t.revoked_at is null
+    where ra.run_id = ${runId} and ra.workspace_threads_account_id = ${accountId}`;
+  const result = (outcome: AccountOutcome, extra: Partial<AccountResult> = {}): AccountResult => ({
+    accountId,
+    outcome,
+    apiTrouble: false,
+    durationMs: Date.now() - started,
+    apiCalls: 0,
+    stepMs: {},
+    ...extra,
+  });
+  const finish = async (r: AccountResult, retryAt?: Date) => {
+    const status = r.outcome === "retry" ? "failed" : r.outcome;
+    await deps.sql`select public.finish_run_account(${runId}, ${accountId}, ${worker}, ${status},
+      ${r.errorCode ?? null}, ${r.errorMessage ?? null}, ${retryAt ?? null})`;
+    log.info("account_finished", {
+      outcome: r.outcome,
+      error_code: r.errorCode,
+      duration_ms: r.durationMs,
+      api_calls: r.apiCalls,
+      attempt: row?.attempts,
+      retry_at: retryAt?.toISOString(),
+    });
+    return r;
+  };
+
+  if (!row.access_token_encrypted || !row.expires_at || row.expires_at <= new Date()) {
+    const message =
+      `Account @${row.username} has no usable token (missing or expired): left to token refresh, or reconnect it`;
+    await logStep(deps.sql, runId, accountId, row.attempts, "sync_posts", new Date(), {
+      status: "skipped",
+      errorCode: "token_expired",
+      errorMessage: message,
+    });
+    return finish(result("skipped", { errorCode: "token_expired", errorMessage: message }));
+  }
+  // Synced by another run (a manual sync) since this run started: already fresh.
+  if (row.last_synced_at && row.last_synced_at >= row.run_started_at) {
+    log.info("account_already_fresh", { last_synced_at: row.last_synced_at.toISOString() });
+    return finish(result("completed"));
+  }
+  let token: string;
+  try {
+    token = await decrypt(row.access_token_encrypted, tokenKeys(deps.config));
+  } catch (error) {
+    const message = `Account @${row.username}: ${
+      error instanceof TokenCryptoError ? error.message : "the token cannot be decrypted"
+    } (check TOKEN_ENCRYPTION_KEY and TOKEN_ENCRYPTION_KEYS_PREVIOUS)`;
+    await logStep(deps.sql, runId, accountId, row.attempts, "sync_posts", new Date(), {
+      status: "failed",
+      errorCode: "token_unreadable",
+      errorMessage: message,
+    });
+    return finish(result("failed", { errorCode: "token_unreadable", errorMessage: message }));
+  }
+
+  // The account's own counters: its calls per step go to sync_logs (the 24-hour budget query
+  // sums them), and are added to the invocation's totals at the end.
+  const accountStats = createThreadsApiStats();
+  const client = new ThreadsApiClient({
+    baseUrl: deps.config.THREADS_API_BASE_URL,
+    accessToken: token,
+    limiter: deps.limiter,
+    stats: accountStats,
+    logger: log,
+    fetch: deps.fetch,
+  });
+  const ctx: StepContext = {
+    sql: deps.sql,
+    client,
+    account: {
+      id: row.id,
+      workspaceId: row.workspace_id,
+      threadsUserId: row.threads_user_id,
+      username: row.username,
+    },
+    dryRun: false,
+    log,
+    insightConcurrency: 8,
+  };
+
+  const stepMs: Record<string, number> = {};
+  let done = 0;
+  let stopper: ThreadsApiError | undefined;
+  let firstError: { code: string; message: string; trouble: boolean } | undefined;
+  for (const [step, run] of STEPS) {
+    const stepStarted = new Date();
+    const callsBefore = accountStats.calls;
+    if (stopper) {
+      await logStep(deps.sql, runId, accountId, row.attempts, step, stepStarted, {
+        status: "skipped",
+        errorCode: stopper.kind,
+        errorMessage:
+          `[step ${step}, account @${row.username}] Not attempted: an earlier step stopped the account (${stopper.kind})`,
+      });
+      continue;
+    }
+    try {
+      const outcome: StepResult = await run(ctx);
+      stepMs[step] = Date.now() - stepStarted.getTime();
+      const partialError = outcome.error &&
+        toSyncLogError(outcome.error, { step, account: `@${row.username}` });
+      await logStep(deps.sql, runId, accountId, row.attempts, step, stepStarted, {
+        status: outcome.status,
+        items: outcome.items,
+        errorCode: partialError?.code,
+        errorMessage: partialError?.message,
+        metadata: { ...outcome.detail, api_calls: accountStats.calls - callsBefore },
+      });
+      if (outcome.status === "completed") done++;
+      else {
+        firstError ??= { ...partialError!, trouble: API_TROUBLE.has(partialError!.code) };
+        if (outcome.error?.kind === "rate_limited") stopper = outcome.error;
+      }
+    } catch (error) {
+      stepMs[step] = Date.now() - stepStarted.getTime();
+      const logged = toSyncLogError(error, { step, account: `@${row.username}` });
+      await logStep(deps.sql, runId, accountId, row.attempts, step, stepStarted, {
+        status: "failed",
+        errorCode: logged.code,
+        errorMessage: logged.message,
+        metadata: { api_calls: accountStats.calls - callsBefore },
+      });
+      firstError ??= { ...logged, trouble: API_TROUBLE.has(logged.code) };
+      if (
+        error instanceof ThreadsApiError &&
+        (error.kind === "auth_expired" || error.kind === "rate_limited")
+      ) stopper = error;
+    }
+  }
+
+  for (const key of Object.keys(accountStats) as (keyof ThreadsApiStats)[]) {
+    deps.apiStats[key] += accountStats[key];
+  }
+  const base = {
+    errorCode: firstError?.code,
+    errorMessage: firstError?.message,
+    apiTrouble: done === 0 && (firstError?.trouble ?? false),
+    apiCalls: accountStats.calls,
+    stepMs,
+  };
+  if (done === STEPS.length) return finish(result("completed", { ...base, apiTrouble: false }));
+  if (stopper?.kind === "auth_expired") {
+    return finish(result("skipped", {
+      ...base,
+      errorMessage:
+        `${firstError?.message} — the Threads API rejected the token: reconnect the account or let token refresh replace it`,
+    }));
+  }
+  const retryAt = retryTime(stopper, firstError?.code, row.attempts);
+  if (retryAt) return finish(result("retry", base), retryAt);
+  return finish(result(done > 0 ? "partial" : "failed", base));
+}
+
+/** When to try the account again in this run, or undefined to leave it to the next run. */
+function retryTime(
+  stopper: ThreadsApiError | undefined,
+  code: string | undefined,
+  attempts: number,
+) {
+  if (attempts >= MAX_ATTEMPTS) return undefined;
+  let delay: number | undefined;
+  if (stopper?.kind === "rate_limited") delay = stopper.retryAfterMs ?? DEFAULT_RATE_LIMIT_DELAY_MS;
+  else if (code === "transient") delay = TRANSIENT_RETRY_DELAY_MS;
+  if (delay === undefined || delay > MAX_IN_RUN_RETRY_DELAY_MS) return undefined;
+  return new Date(Date.now() + Math.max(delay, 1000));
+}
+
+interface StepLog {
+  status: "completed" | "partial" | "failed" | "skipped";
+  items?: number;
+  errorCode?: string;
+  errorMessage?: string;
+  metadata?: Record<string, unknown>;
+}
+
+async function logStep(
+  sql: Sql,
+  runId: string,
+  accountId: string,
+  attempt: number,
+  step: string,
+  startedAt: Date,
+  entry: StepLog,
+) {
+  await sql`
+    insert into public.sync_logs (run_id, workspace_threads_account_id, job_type, status,
+      attempt, started_at, completed_at, items_processed, error_code, error_message, metadata)
+    values (${runId}, ${accountId}, ${step}, ${entry.status}, ${Math.max(attempt, 1)},
+      ${startedAt}, ${new Date()}, ${entry.items ?? 0}, ${entry.errorCode ?? null},
+      ${entry.errorMessage ?? null}, ${sql.json((entry.metadata ?? {}) as Record<string, never>)})`;
+}

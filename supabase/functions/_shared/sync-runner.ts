@@ -1,0 +1,306 @@
+/**
+ * A sync run across invocations: start (or resume, or skip), work the run's accounts with a
+ * pool of SYNC_BATCH_SIZE workers within the invocation's time budget, then finish the run or
+ * hand the rest to a fresh invocation. All state lives in the database (begin_sync_run,
+ * claim_next_run_account, finish_run_account, hand_off_sync_run, finish_sync_run), so an
+ * invocation killed at any line loses nothing: its accounts' leases expire and the next
+ * invocation of the run, or the next trigger, takes them again.
+ *
+ * The pool claims accounts one by one, so one slow account holds up one worker, not a batch.
+ * A circuit breaker stops calling the API when account after account fails for API reasons
+ * (an outage, an app-wide block): the rest of the run is recorded as skipped with the reason,
+ * and the next scheduled run probes with one account before going wide.
+ */
+import type { Config } from "./config.ts";
+import type { Sql } from "./db.ts";
+import type { Logger } from "./log.ts";
+import type { RateLimiter } from "./rate-limiter.ts";
+import type { SyncRequest } from "./sync-request.ts";
+import { type AccountResult, syncClaimedAccount } from "./account-sync.ts";
+import { createThreadsApiStats } from "./threads-api.ts";
+
+export interface RunnerDeps {
+  sql: Sql;
+  config: Config;
+  limiter: RateLimiter;
+  log: Logger;
+  /** Identifies this invocation in leases and logs. */
+  invocationId: string;
+  /** When this invocation started (ms since epoch): the time budget counts from here. */
+  invocationStartedAt: number;
+  fetch?: typeof fetch;
+}
+
+export type StartOutcome =
+  | { kind: "work"; runId: string; jobType: string; how: "started" | "resumed" | "continued" }
+  | { kind: "skipped"; runId: string; runningRunId: string | null }
+  | { kind: "finished"; runId: string }
+  | { kind: "lock_lost"; runId: string }
+  | { kind: "unknown_run"; runId: string };
+
+export interface RunSummary {
+  runId: string;
+  status: string;
+  handedOff: boolean;
+  accounts: {
+    total: number;
+    completed: number;
+    partial: number;
+    failed: number;
+    skipped: number;
+    unfinished: number;
+  };
+  invocation: { durationMs: number; accountsProcessed: number; apiCalls: number };
+  error?: { code: string; message: string };
+}
+
+/** Accounts failing in a row for API reasons before the breaker opens. */
+export const BREAKER_THRESHOLD = 5;
+
+const ttlOf = (config: Config) => `${config.SYNC_LOCK_TTL_MINUTES} minutes`;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Starts, resumes or joins the run the request asks for. */
+export async function startRun(deps: RunnerDeps, request: SyncRequest): Promise<StartOutcome> {
+  const ttl = ttlOf(deps.config);
+  if (request.runId) {
+    const [row] = await deps.sql`select outcome, job_type from public.continue_sync_run(
+      ${request.runId}, ${ttl}::interval)`;
+    if (row.outcome === "continue") {
+      return { kind: "work", runId: request.runId, jobType: row.job_type, how: "continued" };
+    }
+    if (row.outcome === "finished") return { kind: "finished", runId: request.runId };
+    if (row.outcome === "lock_lost") return { kind: "lock_lost", runId: request.runId };
+    return { kind: "unknown_run", runId: request.runId };
+  }
+  const manual = Boolean(request.accountIds || request.workspaceId);
+  if (!manual) await recoverDeadRuns(deps);
+  const stored = {
+    accountIds: request.accountIds ?? null,
+    workspaceId: request.workspaceId ?? null,
+    maxAccounts: request.maxAccounts ?? null,
+  };
+  const [row] = await deps.sql`select outcome, run_id, other_run_id from public.begin_sync_run(
+    ${manual ? "manual_sync" : "scheduled_sync"}, ${manual ? "manual" : "cron"},
+    ${deps.sql.json(stored)}, ${ttl}::interval)`;
+  if (row.outcome === "skipped") {
+    return { kind: "skipped", runId: row.run_id, runningRunId: row.other_run_id };
+  }
+  return {
+    kind: "work",
+    runId: row.run_id,
+    jobType: manual ? "manual_sync" : "scheduled_sync",
+    how: row.outcome,
+  };
+}
+
+/**
+ * Before a scheduled run: manual runs whose worker died are continued (scheduled ones are
+ * resumed by begin_sync_run itself), and runs nobody resumed for 30 minutes are closed out.
+ */
+async function recoverDeadRuns(deps: RunnerDeps) {
+  const ttl = ttlOf(deps.config);
+  const orphans = await deps.sql`select public.claim_stale_manual_runs(${ttl}::interval) as id`;
+  for (const { id } of orphans) {
+    await deps.sql`select public.hand_off_sync_run(${id}, ${ttl}::interval)`;
+    deps.log.warn("stale_run_continued", { stale_run_id: id });
+  }
+  const [{ closed }] = await deps.sql`select public.close_stale_job_logs() as closed`;
+  if (closed > 0) deps.log.warn("stale_runs_closed", { closed });
+}
+
+interface Breaker {
+  consecutive: number;
+  open: boolean;
+  probing: boolean;
+  last?: AccountResult;
+}
+
+/** Whether the last scheduled run stopped because the API was unavailable: then probe first. */
+async function previousRunTrippedBreaker(deps: RunnerDeps, runId: string): Promise<boolean> {
+  const [row] = await deps.sql`
+    select error_code from public.system_job_logs
+    where job_type = 'scheduled_sync' and status <> 'skipped' and id <> ${runId}
+      and started_at < (select started_at from public.system_job_logs where id = ${runId})
+    order by started_at desc limit 1`;
+  return row?.error_code === "api_unavailable";
+}
+
+/**
+ * Works the run until it is done (then finishes it) or the time budget is spent (then hands
+ * off). Returns what this invocation saw.
+ */
+export async function workRun(
+  deps: RunnerDeps,
+  runId: string,
+  jobType: string,
+): Promise<RunSummary> {
+  const { sql, config } = deps;
+  const ttl = ttlOf(config);
+  const worker = `scheduled-sync/${deps.invocationId}`;
+  const deadline = deps.invocationStartedAt + config.SYNC_TIME_BUDGET_MS;
+  const log = deps.log.child({ run_id: runId, job_type: jobType });
+  const apiStats = createThreadsApiStats();
+  const [{ request }] =
+    await sql`select metadata -> 'request' as request from public.system_job_logs
+    where id = ${runId}`;
+  await sql`select public.enqueue_run_accounts(${runId}, ${request?.accountIds ?? null}::uuid[],
+    ${request?.workspaceId ?? null}::uuid, ${request?.maxAccounts ?? null}::int)`;
+  const breaker: Breaker = {
+    consecutive: 0,
+    open: false,
+    probing: jobType === "scheduled_sync" && await previousRunTrippedBreaker(deps, runId),
+  };
+  log.info("run_invocation_started", {
+    worker,
+    budget_ms: deadline - Date.now(),
+    probing: breaker.probing,
+  });
+
+  let lockLost = false;
+  const heartbeat = setInterval(async () => {
+    try {
+      const [{ ok }] = await sql`select public.heartbeat_sync_run(${runId}, ${worker},
+        ${ttl}::interval) as ok`;
+      if (!ok) lockLost = true;
+    } catch (error) {
+      log.warn("heartbeat_failed", { error: String(error) });
+    }
+  }, Math.min(30_000, config.SYNC_LOCK_TTL_MINUTES * 60_000 / 5));
+
+  let processed = 0;
+  const stepMs: Record<string, number> = {};
+  const record = (r: AccountResult) => {
+    processed++;
+    for (const [k, v] of Object.entries(r.stepMs)) stepMs[`${k}_ms`] = (stepMs[`${k}_ms`] ?? 0) + v;
+    if (r.outcome === "completed" || r.outcome === "partial" || !r.apiTrouble) {
+      breaker.consecutive = 0;
+      breaker.probing = false;
+    } else {
+      breaker.consecutive++;
+      breaker.last = r;
+      if (breaker.probing || breaker.consecutive >= BREAKER_THRESHOLD) breaker.open = true;
+    }
+  };
+
+  const slot = async (index: number) => {
+    while (Date.now() < deadline && !lockLost && !breaker.open) {
+      // While probing after an outage, one account goes first; the others wait for its result.
+      if (breaker.probing && index > 0) {
+        await sleep(200);
+        continue;
+      }
+      const [{ account }] = await sql`select public.claim_next_run_account(${runId}, ${worker},
+        ${ttl}::interval) as account`;
+      if (account) {
+        record(
+          await syncClaimedAccount(
+            { sql, config, limiter: deps.limiter, log, apiStats, fetch: deps.fetch },
+            runId,
+            account,
+            worker,
+          ),
+        );
+        if (config.SYNC_BATCH_DELAY_MS > 0) await sleep(config.SYNC_BATCH_DELAY_MS);
+        continue;
+      }
+      const [progress] = await sql`select * from public.run_progress(${runId})`;
+      if (progress.pending + progress.in_progress === 0) return;
+      // Nothing claimable yet: a retry's cool-down, or accounts another worker holds.
+      const dueIn = progress.next_attempt_at
+        ? new Date(progress.next_attempt_at).getTime() - Date.now()
+        : 1000;
+      await sleep(Math.max(100, Math.min(dueIn, 2000, deadline - Date.now())));
+    }
+  };
+
+  try {
+    await Promise.all(Array.from({ length: config.SYNC_BATCH_SIZE }, (_, i) => slot(i)));
+  } finally {
+    clearInterval(heartbeat);
+  }
+
+  await sql`select public.add_sync_run_figures(${runId}, ${
+    sql.json({
+      api_calls: apiStats.calls,
+      api_retries: apiStats.retries,
+      api_rate_limit_errors: apiStats.rateLimitErrors,
+      api_limiter_wait_ms: Math.round(apiStats.limiterWaitMs),
+      accounts_processed: processed,
+      invocation_ms: Date.now() - deps.invocationStartedAt,
+      ...stepMs,
+    })
+  })`;
+
+  const [progress] = await sql`select * from public.run_progress(${runId})`;
+  let status = "running";
+  let handedOff = false;
+  let error: RunSummary["error"];
+  if (breaker.open) {
+    error = {
+      code: "api_unavailable",
+      message:
+        `Stopped calling the Threads API after ${breaker.consecutive} account(s) in a row failed for API reasons${
+          breaker.probing ? " (the probe after the previous run's outage failed)" : ""
+        }; last: ${breaker.last?.errorCode}: ${breaker.last?.errorMessage}`,
+    };
+    // Accounts other workers still hold finish on their own; the rest are skipped.
+    status = await finishWhenSettled(deps, runId, error);
+    log.error("circuit_breaker_opened", { reason: error.message });
+  } else if (progress.pending + progress.in_progress === 0) {
+    [{ status }] = await sql`select public.finish_sync_run(${runId}) as status`;
+  } else if (!lockLost) {
+    await sql`select public.hand_off_sync_run(${runId}, ${ttl}::interval)`;
+    handedOff = true;
+    log.info("run_handed_off", { unfinished: progress.pending + progress.in_progress });
+  }
+  const [final] = await sql`select * from public.run_progress(${runId})`;
+  const summary: RunSummary = {
+    runId,
+    status,
+    handedOff,
+    accounts: {
+      total: final.total,
+      completed: final.completed,
+      partial: final.partial,
+      failed: final.failed,
+      skipped: final.skipped,
+      unfinished: final.pending + final.in_progress,
+    },
+    invocation: {
+      durationMs: Date.now() - deps.invocationStartedAt,
+      accountsProcessed: processed,
+      apiCalls: apiStats.calls,
+    },
+    error,
+  };
+  log.info(status === "running" ? "run_invocation_finished" : "run_finished", {
+    status,
+    handed_off: handedOff,
+    accounts: summary.accounts,
+    duration_ms: summary.invocation.durationMs,
+    api_calls: apiStats.calls,
+  });
+  return summary;
+}
+
+/** Finishes a run the breaker stopped, once accounts in other workers' hands are done. */
+async function finishWhenSettled(
+  deps: RunnerDeps,
+  runId: string,
+  error: { code: string; message: string },
+): Promise<string> {
+  for (let i = 0; i < 60; i++) {
+    const [p] = await deps.sql`select in_progress from public.run_progress(${runId})`;
+    if (p.in_progress === 0) break;
+    await sleep(500);
+  }
+  try {
+    const [{ status }] = await deps.sql`select public.finish_sync_run(${runId}, ${error.code},
+      ${error.message}) as status`;
+    return status;
+  } catch {
+    // Still held elsewhere: its worker, or the next trigger, will finish the run.
+    return "running";
+  }
+}

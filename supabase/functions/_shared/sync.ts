@@ -1,0 +1,222 @@
+/**
+ * The three steps of an account's sync, used identically by scheduled and manual runs:
+ *
+ *   syncPostsForAccount             new and changed posts -> upsert_posts (one call)
+ *   syncMetricsForAccount           per-post insights of the posts due -> record_post_metrics
+ *                                   (L1 + L2 + L3 in one call)
+ *   syncAccountInsightsForAccount   account insights -> record_account_insights (one call)
+ *
+ * Each step reads from the Threads API through the account's client (which shares the run's
+ * rate limiter), then writes with one database call, so a crash at any line leaves either
+ * nothing or the whole step written. With `dryRun` a step fetches and computes the same way
+ * and writes nothing: it reports what would change. An absent API value stays null all the
+ * way to the database: a missing metric is not a zero.
+ */
+import type { Sql } from "./db.ts";
+import type { Logger } from "./log.ts";
+import { ThreadsApiError } from "./errors.ts";
+import type { PostInsights, ThreadsApiClient, ThreadsPost } from "./threads-api.ts";
+
+export interface SyncAccount {
+  id: string;
+  workspaceId: string;
+  threadsUserId: string;
+  username: string;
+}
+
+export interface StepContext {
+  sql: Sql;
+  client: ThreadsApiClient;
+  account: SyncAccount;
+  dryRun: boolean;
+  log: Logger;
+  /** Insight calls of one account in flight at once; the shared limiter paces them all. */
+  insightConcurrency: number;
+  now?: () => Date;
+}
+
+export interface StepResult {
+  /** completed: everything fetched and written; partial: some items failed (see error). */
+  status: "completed" | "partial";
+  items: number;
+  detail: Record<string, unknown>;
+  /** Why a partial step is partial: the first failure that stopped or skipped items. */
+  error?: ThreadsApiError;
+}
+
+/** Later syncs re-read this much before the newest stored post, for late or edited posts. */
+const POSTS_OVERLAP_MS = 24 * 3600_000;
+
+/**
+ * New and changed posts. The first sync of an account reads its whole history; later ones
+ * read only posts published since the newest stored one (less a day of overlap).
+ */
+export async function syncPostsForAccount(ctx: StepContext): Promise<StepResult> {
+  const capturedAt = (ctx.now ?? (() => new Date()))();
+  const [{ newest }] = await ctx.sql`
+    select max(published_at) as newest from public.workspace_threads_posts
+    where workspace_threads_account_id = ${ctx.account.id}`;
+  const since = newest ? new Date(new Date(newest).getTime() - POSTS_OVERLAP_MS) : undefined;
+  const posts = await ctx.client.listThreads({ since });
+  const rows = posts.map(toPostRow);
+  const mode = since ? "since_newest" : "full_history";
+  if (ctx.dryRun) {
+    const ids = rows.map((r) => r.threads_post_id);
+    const [{ known }] = await ctx.sql`
+      select count(*)::int as known from public.workspace_threads_posts
+      where workspace_threads_account_id = ${ctx.account.id} and threads_post_id = any(${ids})`;
+    return {
+      status: "completed",
+      items: rows.length,
+      detail: { mode, fetched: rows.length, would_insert: rows.length - known },
+    };
+  }
+  if (rows.length === 0) return { status: "completed", items: 0, detail: { mode, fetched: 0 } };
+  const [{ result }] = await ctx.sql`
+    select public.upsert_posts(${ctx.account.id}, ${ctx.sql.json(rows)}, ${capturedAt}) as result`;
+  return {
+    status: "completed",
+    items: rows.length,
+    detail: { mode, fetched: rows.length, ...result },
+  };
+}
+
+function toPostRow(post: ThreadsPost) {
+  // Only the keys the API returned: an absent key keeps the stored value (upsert_posts).
+  const row: Record<string, string | boolean | null> = {
+    threads_post_id: post.id,
+    published_at: post.timestamp.replace(/([+-]\d\d)(\d\d)$/, "$1:$2"),
+  };
+  if (post.text !== undefined) row.text = post.text;
+  if (post.media_type !== undefined) row.media_type = post.media_type;
+  if (post.permalink !== undefined) row.permalink = post.permalink;
+  if (post.shortcode !== undefined) row.shortcode = post.shortcode;
+  if (post.is_quote_post !== undefined) row.is_quote_post = post.is_quote_post;
+  return row as { threads_post_id: string } & typeof row;
+}
+
+/**
+ * Which posts' insights a run refreshes, so an account with thousands of posts stays well
+ * inside its API budget (4,800 x impressions calls per 24 h, at least 48,000) while recent
+ * posts, whose numbers move, are fresh every run:
+ *
+ *   published in the last 48 hours   every run (every 15 minutes)
+ *   in the last 7 days               when last checked over 1 hour ago
+ *   in the last 30 days              when last checked over 6 hours ago
+ *   older                            when last checked over 24 hours ago
+ *
+ * Never-checked posts come first, then the most recent; at most METRICS_POSTS_PER_RUN a run
+ * (the rest are due next run). Reposts of other people's posts have no insights (the API
+ * answers an empty list) and are not asked for.
+ */
+export const METRICS_POSTS_PER_RUN = 400;
+
+type MetricsRow = { threads_post_id: string } & PostInsights;
+
+async function postsDueForMetrics(ctx: StepContext, now: Date) {
+  return await ctx.sql<{ threads_post_id: string }[]>`
+    select p.threads_post_id
+    from public.workspace_threads_posts p
+    where p.workspace_threads_account_id = ${ctx.account.id}
+      and p.media_type is distinct from 'REPOST_FACADE'
+      and (p.metrics_checked_at is null
+        or p.published_at > ${now}::timestamptz - interval '48 hours'
+        or (p.published_at > ${now}::timestamptz - interval '7 days'
+            and p.metrics_checked_at < ${now}::timestamptz - interval '1 hour')
+        or (p.published_at > ${now}::timestamptz - interval '30 days'
+            and p.metrics_checked_at < ${now}::timestamptz - interval '6 hours')
+        or p.metrics_checked_at < ${now}::timestamptz - interval '24 hours')
+    order by p.metrics_checked_at nulls first, p.published_at desc nulls last
+    limit ${METRICS_POSTS_PER_RUN}`;
+}
+
+/**
+ * Per-post insights of the posts due, fetched concurrently under the shared limiter and
+ * written as one capture. A post the API no longer has is left out; a rate limit or a failure
+ * that survives the client's retries stops further calls, and what was fetched is still
+ * written (the step is then partial).
+ */
+export async function syncMetricsForAccount(ctx: StepContext): Promise<StepResult> {
+  const capturedAt = (ctx.now ?? (() => new Date()))();
+  const due = await postsDueForMetrics(ctx, capturedAt);
+  const fetched: MetricsRow[] = [];
+  let gone = 0;
+  let stoppedBy: ThreadsApiError | undefined;
+  let next = 0;
+  const worker = async () => {
+    while (!stoppedBy && next < due.length) {
+      const post = due[next++];
+      try {
+        const insights = await ctx.client.getPostInsights(post.threads_post_id);
+        fetched.push({ threads_post_id: post.threads_post_id, ...insights });
+      } catch (error) {
+        if (error instanceof ThreadsApiError && error.kind === "not_found") gone++;
+        else if (error instanceof ThreadsApiError && error.kind !== "auth_expired") {
+          stoppedBy ??= error;
+        } else throw error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(ctx.insightConcurrency, due.length) }, worker));
+  const detail: Record<string, unknown> = { due: due.length, fetched: fetched.length, gone };
+  if (fetched.length > 0) {
+    if (ctx.dryRun) {
+      detail.would_change = await countChangedMetrics(ctx, fetched);
+    } else {
+      const [{ result }] = await ctx.sql`
+        select public.record_post_metrics(${ctx.account.id}, ${capturedAt},
+          ${ctx.sql.json(fetched)}) as result`;
+      Object.assign(detail, result);
+    }
+  }
+  if (stoppedBy && fetched.length === 0) throw stoppedBy;
+  return {
+    status: stoppedBy ? "partial" : "completed",
+    items: fetched.length,
+    detail,
+    error: stoppedBy,
+  };
+}
+
+async function countChangedMetrics(ctx: StepContext, fetched: MetricsRow[]) {
+  const [{ changed }] = await ctx.sql`
+    select count(*)::int as changed
+    from jsonb_to_recordset(${ctx.sql.json(fetched)}) as f(threads_post_id text, views bigint,
+      likes bigint, replies bigint, reposts bigint, quotes bigint, shares bigint)
+    join public.workspace_threads_posts p
+      on p.workspace_threads_account_id = ${ctx.account.id} and p.threads_post_id = f.threads_post_id
+    where (p.current_views, p.current_likes, p.current_replies, p.current_reposts,
+           p.current_quotes, p.current_shares)
+      is distinct from (f.views, f.likes, f.replies, f.reposts, f.quotes, f.shares)`;
+  return changed;
+}
+
+/** Account insights (followers, views, likes, replies, reposts, quotes, clicks) as one capture. */
+export async function syncAccountInsightsForAccount(ctx: StepContext): Promise<StepResult> {
+  const capturedAt = (ctx.now ?? (() => new Date()))();
+  const insights = await ctx.client.getUserInsights();
+  const values = {
+    followers_count: insights.followers_count,
+    views: insights.views,
+    likes: insights.likes,
+    replies: insights.replies,
+    reposts: insights.reposts,
+    quotes: insights.quotes,
+    clicks: insights.clicks,
+  };
+  if (ctx.dryRun) {
+    const [current] = await ctx.sql`
+      select current_followers_count, current_views, current_likes, current_replies,
+        current_reposts, current_quotes, current_clicks
+      from public.workspace_threads_accounts where id = ${ctx.account.id}`;
+    const changed = Object.entries(values).filter(([k, v]) => {
+      const stored = current?.[`current_${k}`];
+      return (stored === null || stored === undefined ? null : Number(stored)) !== v;
+    }).map(([k]) => k);
+    return { status: "completed", items: 1, detail: { would_change: changed } };
+  }
+  const [{ result }] = await ctx.sql`
+    select public.record_account_insights(${ctx.account.id}, ${capturedAt},
+      ${ctx.sql.json(values)}) as result`;
+  return { status: "completed", items: 1, detail: result };
+}

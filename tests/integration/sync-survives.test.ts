@@ -1,0 +1,176 @@
+// A run outlives its invocations: with a time budget far below the work, the run hands off
+// through pg_net to fresh invocations until done, each account synced exactly once; a run
+// whose worker is killed mid-way by the wall-clock limit is found by the next trigger and
+// finished without redoing its finished accounts. The test runs its own functions host (with
+// the stack's database, secrets and simulator) and points Vault's project_url at it, so
+// hand-offs reach it exactly as they reach the platform.
+import { join } from "node:path";
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { eventually, testDb, testStack } from "../helpers/stack.ts";
+import { newWorkspace, simulator } from "../helpers/sync.ts";
+import { type HostOptions, startFunctionsHost } from "../../local-stack/functions-host/host.ts";
+import { stackConfigFromEnv } from "../../local-stack/stack-config.ts";
+import { testStackEnv } from "../helpers/stack.ts";
+import type postgres from "postgres";
+
+async function withOwnHost(
+  sql: postgres.Sql,
+  settings: { wallClockLimitMs: number; env: Record<string, string> },
+  fn: (url: string, logs: string[]) => Promise<void>,
+) {
+  await testStack();
+  const config = stackConfigFromEnv(testStackEnv());
+  const stackHost = JSON.parse(
+    Deno.readTextFileSync(join(config.dir, "functions-host.json")),
+  ) as HostOptions;
+  const logs: string[] = [];
+  const host = startFunctionsHost({
+    ...stackHost,
+    port: 0,
+    wallClockLimitMs: settings.wallClockLimitMs,
+    functionEnv: { ...stackHost.functionEnv, ...settings.env },
+    log: (line) => logs.push(line),
+  });
+  const [{ secret: previous }] =
+    await sql`select secret from vault.secrets where name = 'project_url'`;
+  await sql`update vault.secrets set secret = ${`http://127.0.0.1:${host.port}`}
+    where name = 'project_url'`;
+  try {
+    await fn(host.url, logs);
+  } finally {
+    await sql`update vault.secrets set secret = ${previous} where name = 'project_url'`;
+    await host.close();
+  }
+}
+
+async function post(url: string, body: unknown) {
+  const stack = await testStack();
+  const response = await fetch(`${url}/scheduled-sync`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${stack.cronSecret}` },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+function runFinished(sql: postgres.Sql, runId: string, timeoutMs = 90_000) {
+  return eventually(
+    "the run to finish",
+    async () => {
+      const [run] = await sql`select status from public.system_job_logs where id = ${runId}`;
+      return run.status === "running" ? undefined : run.status;
+    },
+    timeoutMs,
+    250,
+  );
+}
+
+Deno.test({
+  name: "a run far bigger than its time budget finishes through hand-offs, each account once",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const sql = await testDb();
+    const ws = await newWorkspace(12, 5);
+    const rules = await Promise.all(
+      ws.accounts.map((a) =>
+        simulator<{ id: string }>("/faults", { body: { kind: "latency", ms: 150, userId: a.id } })
+      ),
+    );
+    try {
+      await withOwnHost(sql, {
+        wallClockLimitMs: 8000,
+        env: { SYNC_TIME_BUDGET_MS: "1200", SYNC_BATCH_SIZE: "3" },
+      }, async (url, logs) => {
+        const started = await post(url, { workspaceId: ws.workspaceId });
+        assertEquals(started.status, 202, JSON.stringify(started.body));
+        const runId = started.body.runId;
+        assertEquals(await runFinished(sql, runId), "completed");
+        const [run] = await sql`select invocations, metadata from public.system_job_logs
+          where id = ${runId}`;
+        assert(run.metadata.handoffs >= 1, `handoffs: ${run.metadata.handoffs}`);
+        assertEquals(run.invocations, run.metadata.handoffs + 1);
+        const accounts = await sql`select status, attempts from public.sync_run_accounts
+          where run_id = ${runId}`;
+        assertEquals(accounts.length, 12);
+        assert(accounts.every((a) => a.status === "completed" && a.attempts === 1));
+        const [{ steps, distinct }] = await sql`select count(*)::int as steps,
+            count(distinct (workspace_threads_account_id, job_type))::int as distinct
+          from public.sync_logs where run_id = ${runId}`;
+        assertEquals([steps, distinct], [36, 36], "three steps per account, none twice");
+        assert(!logs.some((l) => l.includes("reason=WallClockTime")), "no invocation was killed");
+      });
+    } finally {
+      for (const rule of rules) await simulator(`/faults/${rule.id}`, { method: "DELETE" });
+      await sql.end();
+    }
+  },
+});
+
+Deno.test({
+  name: "a run killed mid-way is found by the next trigger and finished without redoing work",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const sql = await testDb();
+    const ws = await newWorkspace(8, 5);
+    const rules = await Promise.all(
+      ws.accounts.map((a) =>
+        simulator<{ id: string }>("/faults", { body: { kind: "latency", ms: 150, userId: a.id } })
+      ),
+    );
+    try {
+      let runId = "";
+      // 1. The platform kills the invocation at its wall-clock limit, long before the budget.
+      await withOwnHost(sql, {
+        wallClockLimitMs: 2500,
+        env: { SYNC_TIME_BUDGET_MS: "60000", SYNC_BATCH_SIZE: "2" },
+      }, async (url, logs) => {
+        const started = await post(url, { workspaceId: ws.workspaceId });
+        assertEquals(started.status, 202);
+        runId = started.body.runId;
+        await eventually(
+          "the kill",
+          () => logs.some((l) => l.includes("reason=WallClockTime")) || undefined,
+          10_000,
+        );
+      });
+      const [before] = await sql`select * from public.run_progress(${runId})`;
+      assert(before.completed >= 1 && before.completed < 8, `some done: ${JSON.stringify(before)}`);
+      const doneBefore = await sql`select workspace_threads_account_id as id, finished_at
+        from public.sync_run_accounts where run_id = ${runId} and status = 'completed'`;
+      // 2. Minutes pass: the dead worker's heartbeat and leases expire (backdated, not slept).
+      await sql`update public.system_job_logs set heartbeat_at = now() - interval '10 minutes'
+        where id = ${runId}`;
+      await sql`update public.account_sync_leases set expires_at = now() - interval '1 second'
+        where run_id = ${runId}`;
+      await sql`update public.sync_run_accounts set lease_expires_at = now() - interval '1 second'
+        where run_id = ${runId} and status = 'in_progress'`;
+      // 3. The next trigger (with a normal wall clock) finds the run and continues it.
+      await withOwnHost(sql, {
+        wallClockLimitMs: 60_000,
+        env: { SYNC_TIME_BUDGET_MS: "30000" },
+      }, async (url) => {
+        const trigger = await post(url, { maxAccounts: 1 });
+        assert([200, 202].includes(trigger.status), JSON.stringify(trigger.body));
+        assertEquals(await runFinished(sql, runId), "completed");
+      });
+      const [run] = await sql`select invocations from public.system_job_logs where id = ${runId}`;
+      assert(run.invocations >= 2, "the run kept its one log row across invocations");
+      const after = await sql`select workspace_threads_account_id as id, status, finished_at
+        from public.sync_run_accounts where run_id = ${runId}`;
+      assert(after.every((a) => a.status === "completed"), JSON.stringify(after));
+      for (const done of doneBefore) {
+        const same = after.find((a) => a.id === done.id)!;
+        assertEquals(same.finished_at.getTime(), done.finished_at.getTime(), "not redone");
+      }
+      const [{ dupes }] = await sql`select count(*)::int as dupes from (
+          select workspace_threads_post_id, captured_at from public.workspace_threads_post_metrics
+          group by 1, 2 having count(*) > 1) d`;
+      assertEquals(dupes, 0, "no duplicate snapshot");
+    } finally {
+      for (const rule of rules) await simulator(`/faults/${rule.id}`, { method: "DELETE" });
+      await sql.end();
+    }
+  },
+});
