@@ -3,6 +3,7 @@
 // having checked the cron secret, do their work. Both jobs fire in the same minute.
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { eventually, testDb } from "../helpers/stack.ts";
+import { newWorkspace } from "../helpers/sync.ts";
 
 Deno.test({
   name: "pg_cron jobs reach functions through trigger_edge_function and pg_net within 90 s",
@@ -12,6 +13,8 @@ Deno.test({
     const sql = await testDb();
     const marker = crypto.randomUUID();
     try {
+      // A never-synced account: the least recently synced, so the run's one account.
+      await newWorkspace(1, 4);
       await sql`create schema if not exists test_fixtures`;
       await sql`create table if not exists test_fixtures.chain_probe_hits (
         marker text not null, received_at timestamptz not null default now())`;
@@ -68,6 +71,9 @@ Deno.test({
       assertEquals(status, "completed");
       const [{ n }] =
         await sql`select count(*)::int as n from public.sync_logs where run_id = ${runId}`;
+      const [{ total }] = await sql`select (metadata ->> 'total_accounts')::int as total
+        from public.system_job_logs where id = ${runId}`;
+      assertEquals(total, 1, "maxAccounts: 1");
       assertEquals(n, 3, "one sync_logs row per step of the one account");
     } finally {
       await sql`select cron.unschedule(jobid) from cron.job
