@@ -54,7 +54,7 @@ export interface StackStatus {
 
 const SIMULATOR_CLI = join(PROJECT_ROOT, "local-stack", "simulator", "cli.ts");
 /** Variables of the `up` environment handed to the functions, as `supabase secrets set` would. */
-const PASSTHROUGH = /^(SYNC_|THREADS_|CRON_SECRET$|TOKEN_ENCRYPTION_KEY$|LOG_)/;
+const PASSTHROUGH = /^(SYNC_|THREADS_|TOKEN_|CRON_SECRET$|LOG_)/;
 
 const pidFile = (config: StackConfig, component: string) => join(config.dir, `${component}.pid`);
 const logFile = (config: StackConfig, component: string) =>

@@ -53,7 +53,7 @@ async function post(url: string, body: unknown) {
   return { status: response.status, body: await response.json() };
 }
 
-function runFinished(sql: postgres.Sql, runId: string, timeoutMs = 90_000) {
+function runFinished(sql: postgres.Sql, runId: string, timeoutMs = 180_000) {
   return eventually(
     "the run to finish",
     async () => {
@@ -66,21 +66,17 @@ function runFinished(sql: postgres.Sql, runId: string, timeoutMs = 90_000) {
 }
 
 Deno.test({
-  name: "a run far bigger than its time budget finishes through hand-offs, each account once",
+  name: "200 accounts with a tiny time budget finish through hand-offs, each account once",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
     const sql = await testDb();
-    const ws = await newWorkspace(12, 5);
-    const rules = await Promise.all(
-      ws.accounts.map((a) =>
-        simulator<{ id: string }>("/faults", { body: { kind: "latency", ms: 150, userId: a.id } })
-      ),
-    );
+    const ws = await newWorkspace(200, 4);
+    const rules: { id: string }[] = [];
     try {
       await withOwnHost(sql, {
-        wallClockLimitMs: 8000,
-        env: { SYNC_TIME_BUDGET_MS: "1200", SYNC_BATCH_SIZE: "3" },
+        wallClockLimitMs: 10_000,
+        env: { SYNC_TIME_BUDGET_MS: "1500", THREADS_API_MAX_RPS: "150" },
       }, async (url, logs) => {
         const started = await post(url, { workspaceId: ws.workspaceId });
         assertEquals(started.status, 202, JSON.stringify(started.body));
@@ -92,12 +88,12 @@ Deno.test({
         assertEquals(run.invocations, run.metadata.handoffs + 1);
         const accounts = await sql`select status, attempts from public.sync_run_accounts
           where run_id = ${runId}`;
-        assertEquals(accounts.length, 12);
+        assertEquals(accounts.length, 200);
         assert(accounts.every((a) => a.status === "completed" && a.attempts === 1));
         const [{ steps, distinct }] = await sql`select count(*)::int as steps,
             count(distinct (workspace_threads_account_id, job_type))::int as distinct
           from public.sync_logs where run_id = ${runId}`;
-        assertEquals([steps, distinct], [36, 36], "three steps per account, none twice");
+        assertEquals([steps, distinct], [600, 600], "three steps per account, none twice");
         assert(!logs.some((l) => l.includes("reason=WallClockTime")), "no invocation was killed");
       });
     } finally {
@@ -140,12 +136,7 @@ Deno.test({
       const doneBefore = await sql`select workspace_threads_account_id as id, finished_at
         from public.sync_run_accounts where run_id = ${runId} and status = 'completed'`;
       // 2. Minutes pass: the dead worker's heartbeat and leases expire (backdated, not slept).
-      await sql`update public.system_job_logs set heartbeat_at = now() - interval '10 minutes'
-        where id = ${runId}`;
-      await sql`update public.account_sync_leases set expires_at = now() - interval '1 second'
-        where run_id = ${runId}`;
-      await sql`update public.sync_run_accounts set lease_expires_at = now() - interval '1 second'
-        where run_id = ${runId} and status = 'in_progress'`;
+      await expireLeases(sql, runId);
       // 3. The next trigger (with a normal wall clock) finds the run and continues it.
       await withOwnHost(sql, {
         wallClockLimitMs: 60_000,
@@ -155,8 +146,10 @@ Deno.test({
         assert([200, 202].includes(trigger.status), JSON.stringify(trigger.body));
         assertEquals(await runFinished(sql, runId), "completed");
       });
-      const [run] = await sql`select invocations from public.system_job_logs where id = ${runId}`;
+      const [run] = await sql`select invocations, metadata from public.system_job_logs
+        where id = ${runId}`;
       assert(run.invocations >= 2, "the run kept its one log row across invocations");
+      assertEquals(run.metadata.interruptions, 1, "the interruption is recorded");
       const after = await sql`select workspace_threads_account_id as id, status, finished_at
         from public.sync_run_accounts where run_id = ${runId}`;
       assert(after.every((a) => a.status === "completed"), JSON.stringify(after));
@@ -168,6 +161,79 @@ Deno.test({
           select workspace_threads_post_id, captured_at from public.workspace_threads_post_metrics
           group by 1, 2 having count(*) > 1) d`;
       assertEquals(dupes, 0, "no duplicate snapshot");
+    } finally {
+      for (const rule of rules) await simulator(`/faults/${rule.id}`, { method: "DELETE" });
+      await sql.end();
+    }
+  },
+});
+
+/** Makes a dead worker's leases look expired, as they will be minutes later. */
+async function expireLeases(sql: postgres.Sql, runId: string) {
+  await sql`update public.system_job_logs set heartbeat_at = now() - interval '10 minutes'
+    where id = ${runId}`;
+  await sql`update public.account_sync_leases set expires_at = now() - interval '1 second'
+    where run_id = ${runId}`;
+  await sql`update public.sync_run_accounts set lease_expires_at = now() - interval '1 second'
+    where run_id = ${runId} and status = 'in_progress'`;
+}
+
+Deno.test({
+  name: "a run killed ten times at random points loses nothing and duplicates no snapshot",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const sql = await testDb();
+    const ws = await newWorkspace(24, 5);
+    const rules = await Promise.all(
+      ws.accounts.map((a) =>
+        simulator<{ id: string }>("/faults", { body: { kind: "latency", ms: 100, userId: a.id } })
+      ),
+    );
+    try {
+      let runId = "";
+      let kills = 0;
+      for (let kill = 1; kill <= 10; kill++) {
+        const wallClockLimitMs = 600 + Math.floor(Math.random() * 1400);
+        await withOwnHost(sql, {
+          wallClockLimitMs,
+          env: { SYNC_TIME_BUDGET_MS: "60000", SYNC_BATCH_SIZE: "2" },
+        }, async (url, logs) => {
+          const reply = await post(url, runId ? { runId } : { workspaceId: ws.workspaceId });
+          if (!runId) runId = reply.body.runId;
+          // Killed at its limit (before or after answering), unless the run ended first.
+          await eventually(
+            `invocation ${kill} to end`,
+            () => logs.some((l) => l.includes("shutdown reason=")) || undefined,
+            10_000,
+          );
+          if (logs.some((l) => l.includes("reason=WallClockTime"))) kills++;
+        });
+        await expireLeases(sql, runId);
+        const [run] = await sql`select status from public.system_job_logs where id = ${runId}`;
+        if (run.status !== "running") break;
+      }
+      assert(kills >= 5, `the run was killed ${kills} times`);
+      await withOwnHost(sql, { wallClockLimitMs: 60_000, env: {} }, async (url) => {
+        await post(url, { runId });
+        assertEquals(await runFinished(sql, runId), "completed");
+      });
+      const accounts =
+        await sql`select status from public.sync_run_accounts where run_id = ${runId}`;
+      assertEquals(accounts.length, 24);
+      assert(accounts.every((a) => a.status === "completed"), JSON.stringify(accounts));
+      const [{ dupes }] = await sql`select count(*)::int as dupes from (
+          select workspace_threads_post_id, captured_at from public.workspace_threads_post_metrics
+          group by 1, 2 having count(*) > 1) d`;
+      assertEquals(dupes, 0, "no duplicate snapshot");
+      const [{ posts }] =
+        await sql`select count(*)::int as posts from public.workspace_threads_posts p
+        join public.workspace_threads_accounts a on a.id = p.workspace_threads_account_id
+        where a.workspace_id = ${ws.workspaceId}`;
+      assertEquals(posts, 24 * 5, "every post stored once");
+      const [{ running }] = await sql`select count(*)::int as running from public.system_job_logs
+        where id = ${runId} and status = 'running'`;
+      assertEquals(running, 0);
     } finally {
       for (const rule of rules) await simulator(`/faults/${rule.id}`, { method: "DELETE" });
       await sql.end();

@@ -40,6 +40,10 @@ export const MAX_ATTEMPTS = 3;
 /** A cool-down longer than this is not waited for inside the run: the next run takes it. */
 export const MAX_IN_RUN_RETRY_DELAY_MS = 10 * 60_000;
 const TRANSIENT_RETRY_DELAY_MS = 15_000;
+/** Back off an account that has spent this share of its 24-hour call budget ... */
+export const BUDGET_BACKOFF_SHARE = 0.8;
+/** ... for this long (its oldest calls leave the rolling window meanwhile). */
+const BUDGET_BACKOFF_MS = 60 * 60_000;
 const DEFAULT_RATE_LIMIT_DELAY_MS = 60_000;
 
 export interface AccountSyncDeps {
@@ -50,6 +54,8 @@ export interface AccountSyncDeps {
   /** The invocation's API counters, added to by every account's client. */
   apiStats: ThreadsApiStats;
   fetch?: typeof fetch;
+  /** Asked between steps: true when the run's circuit breaker opened meanwhile. */
+  breakerOpen?: () => boolean;
 }
 
 export interface AccountResult {
@@ -58,7 +64,10 @@ export interface AccountResult {
   /** The error that decided a non-completed outcome. */
   errorCode?: string;
   errorMessage?: string;
-  /** True when the failure says the API itself is in trouble (feeds the circuit breaker). */
+  /**
+   * True when no API call for the account succeeded and the failure says the API itself is in
+   * trouble (feeds the circuit breaker).
+   */
   apiTrouble: boolean;
   durationMs: number;
   apiCalls: number;
@@ -71,8 +80,10 @@ interface AccountRow {
   threads_user_id: string;
   username: string;
   last_synced_at: Date | null;
+  token_id: string | null;
   access_token_encrypted: string | null;
   expires_at: Date | null;
+  rejected_at: Date | null;
   attempts: number;
   run_started_at: Date;
 }
@@ -91,7 +102,8 @@ export async function syncClaimedAccount(
   const log = deps.log.child({ account_id: accountId });
   const [row] = await deps.sql<AccountRow[]>`
     select a.id, a.workspace_id, a.threads_user_id, a.username, a.last_synced_at,
-      t.access_token_encrypted, t.expires_at, ra.attempts, j.started_at as run_started_at
+      t.id as token_id, t.access_token_encrypted, t.expires_at, t.rejected_at, ra.attempts,
+      j.started_at as run_started_at
     from public.sync_run_accounts ra
     join public.system_job_logs j on j.id = ra.run_id
     join public.workspace_threads_accounts a on a.id = ra.workspace_threads_account_id
@@ -122,9 +134,13 @@ export async function syncClaimedAccount(
     return r;
   };
 
-  if (!row.access_token_encrypted || !row.expires_at || row.expires_at <= new Date()) {
-    const message =
-      `Account @${row.username} has no usable token (missing or expired): left to token refresh, or reconnect it`;
+  if (
+    !row.access_token_encrypted || !row.expires_at || row.expires_at <= new Date() ||
+    row.rejected_at
+  ) {
+    const message = `Account @${row.username} has no usable token (${
+      row.rejected_at ? "rejected by the Threads API" : "missing or expired"
+    }): reconnect it (npm run connect-account), or let token-refresh renew it`;
     await logStep(deps.sql, runId, accountId, row.attempts, "sync_posts", new Date(), {
       status: "skipped",
       errorCode: "token_expired",
@@ -136,6 +152,27 @@ export async function syncClaimedAccount(
   if (row.last_synced_at && row.last_synced_at >= row.run_started_at) {
     log.info("account_already_fresh", { last_synced_at: row.last_synced_at.toISOString() });
     return finish(result("completed"));
+  }
+  // Near the account's 24-hour call budget: back off before the API has to refuse.
+  const [{ calls }] = await deps.sql`
+    select coalesce(sum((metadata ->> 'api_calls')::int), 0)::int as calls
+    from public.sync_logs
+    where workspace_threads_account_id = ${accountId}
+      and completed_at > now() - interval '24 hours'`;
+  const budget = deps.config.SYNC_ACCOUNT_DAILY_CALL_BUDGET;
+  if (calls >= budget * BUDGET_BACKOFF_SHARE) {
+    const until = new Date(Date.now() + BUDGET_BACKOFF_MS);
+    const message = `Account @${row.username} made ${calls} API calls in the last 24 hours, ` +
+      `over ${
+        BUDGET_BACKOFF_SHARE * 100
+      }% of its budget of ${budget}: deferred until ${until.toISOString()}`;
+    await deps.sql`select public.defer_account_sync(${accountId}, ${until})`;
+    await logStep(deps.sql, runId, accountId, row.attempts, "sync_posts", new Date(), {
+      status: "skipped",
+      errorCode: "api_budget",
+      errorMessage: message,
+    });
+    return finish(result("skipped", { errorCode: "api_budget", errorMessage: message }));
   }
   let token: string;
   try {
@@ -179,6 +216,8 @@ export async function syncClaimedAccount(
 
   const stepMs: Record<string, number> = {};
   let done = 0;
+  // Steps that completed with API calls: proof the API answered this account.
+  let apiStepsDone = 0;
   let stopper: ThreadsApiError | undefined;
   let firstError: { code: string; message: string; trouble: boolean } | undefined;
   for (const [step, run] of STEPS) {
@@ -191,6 +230,16 @@ export async function syncClaimedAccount(
         errorMessage:
           `[step ${step}, account @${row.username}] Not attempted: an earlier step stopped the account (${stopper.kind})`,
       });
+      continue;
+    }
+    if (deps.breakerOpen?.()) {
+      await logStep(deps.sql, runId, accountId, row.attempts, step, stepStarted, {
+        status: "skipped",
+        errorCode: "api_unavailable",
+        errorMessage:
+          `[step ${step}, account @${row.username}] Not attempted: the run stopped calling the Threads API (circuit breaker open)`,
+      });
+      firstError ??= { code: "api_unavailable", message: "circuit breaker open", trouble: true };
       continue;
     }
     try {
@@ -206,6 +255,7 @@ export async function syncClaimedAccount(
         metadata: { ...outcome.detail, api_calls: accountStats.calls - callsBefore },
       });
       if (outcome.status === "completed") done++;
+      if (accountStats.calls > callsBefore && outcome.status === "completed") apiStepsDone++;
       else {
         firstError ??= { ...partialError!, trouble: API_TROUBLE.has(partialError!.code) };
         if (outcome.error?.kind === "rate_limited") stopper = outcome.error;
@@ -233,12 +283,16 @@ export async function syncClaimedAccount(
   const base = {
     errorCode: firstError?.code,
     errorMessage: firstError?.message,
-    apiTrouble: done === 0 && (firstError?.trouble ?? false),
+    apiTrouble: apiStepsDone === 0 && (firstError?.trouble ?? false),
     apiCalls: accountStats.calls,
     stepMs,
   };
   if (done === STEPS.length) return finish(result("completed", { ...base, apiTrouble: false }));
   if (stopper?.kind === "auth_expired") {
+    // Marked, so later runs leave the account alone until it is reconnected.
+    await deps.sql`select public.mark_token_rejected(${row.token_id}, ${`auth_expired: ${
+      firstError?.message ?? "the Threads API rejected the token"
+    }`})`;
     return finish(result("skipped", {
       ...base,
       errorMessage:
@@ -247,6 +301,11 @@ export async function syncClaimedAccount(
   }
   const retryAt = retryTime(stopper, firstError?.code, row.attempts);
   if (retryAt) return finish(result("retry", base), retryAt);
+  // A rate limit that outlasts the run: keep runs away from the account until it lifts.
+  if (stopper?.kind === "rate_limited") {
+    const until = new Date(Date.now() + (stopper.retryAfterMs ?? DEFAULT_RATE_LIMIT_DELAY_MS));
+    await deps.sql`select public.defer_account_sync(${accountId}, ${until})`;
+  }
   return finish(result(done > 0 ? "partial" : "failed", base));
 }
 

@@ -53,6 +53,9 @@ export const configSchema = z.object({
   THREADS_API_MAX_RPS: positiveInt("THREADS_API_MAX_RPS", 20, 1000),
   // Below the platform's 150 s wall-clock limit (free plan), leaving time to hand off.
   SYNC_TIME_BUDGET_MS: positiveInt("SYNC_TIME_BUDGET_MS", 110_000, 3_600_000),
+  // The Threads API allows 4,800 x impressions calls per user per rolling 24 h, at least
+  // 48,000. An account that has spent 80% of this in the last 24 h is deferred for an hour.
+  SYNC_ACCOUNT_DAILY_CALL_BUDGET: positiveInt("SYNC_ACCOUNT_DAILY_CALL_BUDGET", 48_000, 10_000_000),
   // The lease a heartbeat renews: bounds how long a dead worker blocks the schedule.
   SYNC_LOCK_TTL_MINUTES: positiveInt("SYNC_LOCK_TTL_MINUTES", 5, 120),
 });

@@ -20,7 +20,7 @@ export async function dryRunSync(deps: RunnerDeps, request: SyncRequest) {
     select a.id, a.workspace_id, a.threads_user_id, a.username, t.access_token_encrypted
     from public.workspace_threads_accounts a
     join public.workspace_threads_tokens t on t.workspace_threads_account_id = a.id
-      and t.is_primary and t.revoked_at is null and t.expires_at > now()
+      and t.is_primary and t.revoked_at is null and t.expires_at > now() and t.rejected_at is null
     where a.is_active
       and (${request.accountIds ?? null}::uuid[] is null or a.id = any(${
     request.accountIds ?? null

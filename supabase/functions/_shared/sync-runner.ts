@@ -151,6 +151,7 @@ export async function workRun(
     open: false,
     probing: jobType === "scheduled_sync" && await previousRunTrippedBreaker(deps, runId),
   };
+  const probedFirst = breaker.probing;
   log.info("run_invocation_started", {
     worker,
     budget_ms: deadline - Date.now(),
@@ -173,7 +174,7 @@ export async function workRun(
   const record = (r: AccountResult) => {
     processed++;
     for (const [k, v] of Object.entries(r.stepMs)) stepMs[`${k}_ms`] = (stepMs[`${k}_ms`] ?? 0) + v;
-    if (r.outcome === "completed" || r.outcome === "partial" || !r.apiTrouble) {
+    if (r.outcome === "completed" || !r.apiTrouble) {
       breaker.consecutive = 0;
       breaker.probing = false;
     } else {
@@ -195,7 +196,15 @@ export async function workRun(
       if (account) {
         record(
           await syncClaimedAccount(
-            { sql, config, limiter: deps.limiter, log, apiStats, fetch: deps.fetch },
+            {
+              sql,
+              config,
+              limiter: deps.limiter,
+              log,
+              apiStats,
+              fetch: deps.fetch,
+              breakerOpen: () => breaker.open,
+            },
             runId,
             account,
             worker,
@@ -227,6 +236,7 @@ export async function workRun(
       api_rate_limit_errors: apiStats.rateLimitErrors,
       api_limiter_wait_ms: Math.round(apiStats.limiterWaitMs),
       accounts_processed: processed,
+      ...(probedFirst ? { probed_after_outage: true } : {}),
       invocation_ms: Date.now() - deps.invocationStartedAt,
       ...stepMs,
     })

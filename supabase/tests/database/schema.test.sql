@@ -20,8 +20,9 @@ select tables_are('public', array[
   'workspace_threads_account_insights', 'workspace_threads_account_insights_deltas',
   'system_job_locks', 'system_job_logs', 'sync_logs', 'sync_run_accounts', 'account_sync_leases'],
   'public has exactly the contract''s tables');
-select views_are('public', array['sync_run_overview', 'account_sync_health', 'accounts_failing_repeatedly'],
-  'public has the three console views');
+select views_are('public', array['sync_run_overview', 'account_sync_health', 'accounts_failing_repeatedly',
+  'account_sync_state', 'account_token_health'],
+  'public has the console views');
 
 select is_empty(
   $$ select c.relname from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace

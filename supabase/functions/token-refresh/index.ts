@@ -1,0 +1,23 @@
+/**
+ * token-refresh: refreshes the long-lived Threads tokens that expire within
+ * TOKEN_REFRESH_WINDOW_DAYS (15), daily. Called by pg_cron through
+ * public.trigger_edge_function('token-refresh') at 03:07 UTC, by operators with the cron
+ * secret, and by itself when a run hands off. See _shared/token-refresh-handler.ts.
+ */
+import { getConfig } from "../_shared/config.ts";
+import { connect } from "../_shared/db.ts";
+import { createLogger } from "../_shared/log.ts";
+import { RateLimiter } from "../_shared/rate-limiter.ts";
+import { createTokenRefreshHandler } from "../_shared/token-refresh-handler.ts";
+import { loadTokenRefreshConfig } from "../_shared/token-refresh-config.ts";
+
+const config = getConfig();
+
+Deno.serve(createTokenRefreshHandler({
+  config,
+  refreshConfig: loadTokenRefreshConfig(Deno.env.toObject()),
+  // One connection per worker slot, plus the heartbeat's.
+  sql: connect(config.SUPABASE_DB_URL, { max: config.SYNC_BATCH_SIZE + 2 }),
+  limiter: new RateLimiter({ maxRps: config.THREADS_API_MAX_RPS }),
+  log: createLogger({ function: "token-refresh" }),
+}));

@@ -1,0 +1,552 @@
+// token-refresh end to end: the real function in a functions host of the test's own (its log
+// lines captured, Vault's project_url pointed at it so pg_cron's command and hand-offs reach
+// it), the real database, the Threads API simulator. Accounts are connected through the real
+// connect-account function. Tokens are brought near their expiry by setting expires_at in the
+// database (the simulator's clock is shared with other tests and stays put).
+import { join } from "node:path";
+import type postgres from "postgres";
+import { assert, assertEquals, assertMatch, assertNotEquals } from "../helpers/assert.ts";
+import { eventually, testDb, testStack, testStackEnv } from "../helpers/stack.ts";
+import { simulator } from "../helpers/sync.ts";
+import {
+  type HostHandle,
+  type HostOptions,
+  startFunctionsHost,
+} from "../../local-stack/functions-host/host.ts";
+import { stackConfigFromEnv } from "../../local-stack/stack-config.ts";
+import { decrypt } from "../../supabase/functions/_shared/crypto.ts";
+
+interface SimAccount {
+  id: string;
+  username: string;
+  token: string;
+  tokenExpiresAt: string;
+}
+
+const logs: string[] = [];
+const answers: string[] = [];
+/** Every token the tests saw: none may show up in a log line, an answer or a log table. */
+const tokens = new Set<string>();
+const hosts = new Map<string, HostHandle>();
+
+/** A functions host with the stack's settings plus `env`, one per distinct env. */
+async function functionsUrl(env: Record<string, string> = {}): Promise<string> {
+  const key = JSON.stringify(env);
+  let host = hosts.get(key);
+  if (!host) {
+    await testStack();
+    const config = stackConfigFromEnv(testStackEnv());
+    const stackHost = JSON.parse(
+      Deno.readTextFileSync(join(config.dir, "functions-host.json")),
+    ) as HostOptions;
+    host = startFunctionsHost({
+      ...stackHost,
+      port: 0,
+      functionEnv: { ...stackHost.functionEnv, ...env },
+      log: (line) => logs.push(line),
+    });
+    hosts.set(key, host);
+  }
+  return host.url;
+}
+
+async function post(name: string, body: unknown, env: Record<string, string> = {}) {
+  const stack = await testStack();
+  const response = await fetch(`${await functionsUrl(env)}/${name}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${stack.cronSecret}` },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  answers.push(text);
+  // deno-lint-ignore no-explicit-any
+  return { status: response.status, body: JSON.parse(text) as any };
+}
+
+interface Connected {
+  workspaceId: string;
+  accounts: SimAccount[];
+  /** Database account id by simulated user id. */
+  ids: Map<string, string>;
+}
+
+/** Fresh simulated accounts, connected to a new workspace through connect-account. */
+async function connectedWorkspace(
+  sql: postgres.Sql,
+  count: number,
+  env: Record<string, string> = {},
+): Promise<Connected> {
+  const { accounts } = await simulator<{ accounts: SimAccount[] }>("/accounts", {
+    body: { count, posts: 2 },
+  });
+  const [{ id: workspaceId }] = await sql`insert into public.workspaces (name)
+    values (${`refresh-test-${crypto.randomUUID()}`}) returning id`;
+  const ids = new Map<string, string>();
+  for (const account of accounts) {
+    tokens.add(account.token);
+    const reply = await post("connect-account", {
+      workspaceId,
+      accessToken: account.token,
+      expiresAt: account.tokenExpiresAt,
+    }, env);
+    assertEquals(reply.status, 201, JSON.stringify(reply.body));
+    ids.set(account.id, reply.body.account.id);
+  }
+  return { workspaceId, accounts, ids };
+}
+
+/** Brings an account's primary token within the refresh window. */
+async function expireSoon(sql: postgres.Sql, accountId: string, days = 3) {
+  await sql`update public.workspace_threads_tokens
+    set expires_at = now() + ${`${days} days`}::interval
+    where workspace_threads_account_id = ${accountId} and is_primary and revoked_at is null`;
+}
+
+async function primary(sql: postgres.Sql, accountId: string) {
+  const [row] = await sql`select id, access_token_encrypted, expires_at, issued_at, obtained_via,
+      rejected_at, rejected_reason
+    from public.workspace_threads_tokens
+    where workspace_threads_account_id = ${accountId} and is_primary and revoked_at is null`;
+  return row;
+}
+
+async function simToken(userId: string): Promise<string> {
+  const accounts = await simulator<SimAccount[]>("/accounts");
+  return accounts.find((a) => a.id === userId)!.token;
+}
+
+async function stats() {
+  return await simulator<{ byEndpoint: Record<string, number>; byAccount: Record<string, number> }>(
+    "/stats",
+  );
+}
+
+Deno.test({
+  name: "a token near expiry is refreshed, stored encrypted as primary, and used by the next sync",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const sql = await testDb();
+    const stack = await testStack();
+    const ws = await connectedWorkspace(sql, 2);
+    const [near, far] = ws.accounts;
+    const nearId = ws.ids.get(near.id)!;
+    const farId = ws.ids.get(far.id)!;
+    await expireSoon(sql, nearId);
+    const before = await primary(sql, nearId);
+    const farBefore = await primary(sql, farId);
+    let rule: { id: string } | undefined;
+    try {
+      const reply = await post("token-refresh", { workspaceId: ws.workspaceId, wait: true });
+      assertEquals(reply.status, 200, JSON.stringify(reply.body));
+      assertEquals(reply.body.status, "completed");
+      assertEquals(reply.body.windowDays, 15);
+      assertEquals(reply.body.accounts, {
+        total: 1,
+        refreshed: 1,
+        failed: 0,
+        rejected: 0,
+        skipped: 0,
+      });
+      assertEquals(reply.body.results[0].outcome, "refreshed");
+
+      const after = await primary(sql, nearId);
+      assertNotEquals(after.id, before.id);
+      assertEquals(after.obtained_via, "refresh");
+      const newToken = await decrypt(after.access_token_encrypted, stack.tokenEncryptionKey);
+      tokens.add(newToken);
+      assertNotEquals(newToken, near.token, "a refreshed token is a new string");
+      assertEquals(newToken, await simToken(near.id), "the token the API issued");
+      const days = (after.expires_at.getTime() - Date.now()) / 86_400_000;
+      assert(days > 59.9 && days <= 60, `the new token lasts 60 days (${days})`);
+      const [old] = await sql`select revoked_at from public.workspace_threads_tokens
+        where id = ${before.id}`;
+      assert(old.revoked_at !== null, "the old token is revoked");
+      assertEquals(
+        (await primary(sql, farId)).id,
+        farBefore.id,
+        "a token far from expiry is left alone",
+      );
+
+      const [run] = await sql`select job_type, status, trigger, metadata from public.system_job_logs
+        where id = ${reply.body.runId}`;
+      assertEquals([run.job_type, run.status, run.trigger], [
+        "token_refresh",
+        "completed",
+        "manual",
+      ]);
+      assertEquals(
+        [run.metadata.total_accounts, run.metadata.success_count, run.metadata.error_count],
+        [1, 1, 0],
+      );
+      const steps =
+        await sql`select workspace_threads_account_id as account, job_type, status, metadata
+        from public.sync_logs where run_id = ${reply.body.runId}`;
+      assertEquals(steps.length, 1);
+      assertEquals([steps[0].account, steps[0].job_type, steps[0].status], [
+        nearId,
+        "token_refresh",
+        "completed",
+      ]);
+      assertEquals(steps[0].metadata.new_token_id, after.id);
+      const [health] =
+        await sql`select token_status, last_refreshed_at from public.account_token_health
+        where account_id = ${nearId}`;
+      assertEquals(health.token_status, "ok");
+      assert(health.last_refreshed_at !== null);
+
+      // The old token stops working: the next sync must use the new one.
+      rule = await simulator<{ id: string }>("/faults", {
+        body: { kind: "token_revoked", token: near.token },
+      });
+      const me = new URL(`${stack.threadsApiBaseUrl}/me`);
+      me.searchParams.set("access_token", near.token);
+      const probe = await fetch(me);
+      await probe.body?.cancel();
+      assertEquals(probe.status, 400, "the rule refuses the old token");
+      const refusals = async () =>
+        (await simulator<{ faultsInjected: Record<string, number> }>("/stats")).faultsInjected
+          .token_revoked ?? 0;
+      const refusedBefore = await refusals();
+      const sync = await post("scheduled-sync", { accountIds: [nearId], wait: true });
+      assertEquals(sync.body.status, "completed", JSON.stringify(sync.body));
+      assertEquals(sync.body.accounts.completed, 1);
+      assertEquals(await refusals(), refusedBefore, "the sync never sent the old token");
+    } finally {
+      if (rule) await simulator(`/faults/${rule.id}`, { method: "DELETE" });
+      await sql.end();
+    }
+  },
+});
+
+Deno.test({
+  name: "a token younger than 24 hours is not refreshed, and that is not an error",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const sql = await testDb();
+    try {
+      const stack = await testStack();
+      const { accounts: [account] } = await simulator<{ accounts: SimAccount[] }>("/accounts", {
+        body: { count: 1, posts: 1 },
+      });
+      tokens.add(account.token);
+      // A token issued just now: refresh the simulator's demo token once, outside the project.
+      const url = new URL(`${new URL(stack.threadsApiBaseUrl).origin}/refresh_access_token`);
+      url.searchParams.set("grant_type", "th_refresh_token");
+      url.searchParams.set("access_token", account.token);
+      const fresh = await (await fetch(url)).json();
+      tokens.add(fresh.access_token);
+      const [{ id: workspaceId }] = await sql`insert into public.workspaces (name)
+        values (${`refresh-young-${crypto.randomUUID()}`}) returning id`;
+      const connected = await post("connect-account", {
+        workspaceId,
+        accessToken: fresh.access_token,
+        expiresInSeconds: fresh.expires_in,
+      });
+      assertEquals(connected.status, 201, JSON.stringify(connected.body));
+      const accountId = connected.body.account.id;
+      await expireSoon(sql, accountId);
+      const before = await primary(sql, accountId);
+      assert(Date.now() - before.issued_at.getTime() < 3_600_000, "issued within the hour");
+      const calls = (await stats()).byEndpoint.refresh_token ?? 0;
+
+      const reply = await post("token-refresh", { accountIds: [accountId], wait: true });
+      assertEquals(reply.status, 200, JSON.stringify(reply.body));
+      assertEquals(reply.body.status, "completed", "too young is not a failure");
+      assertEquals(reply.body.accounts, {
+        total: 1,
+        refreshed: 0,
+        failed: 0,
+        rejected: 0,
+        skipped: 1,
+      });
+      assertEquals((await stats()).byEndpoint.refresh_token ?? 0, calls, "the API was not asked");
+      assertEquals((await primary(sql, accountId)).id, before.id, "the token is unchanged");
+      const [step] = await sql`select status, error_code, error_message from public.sync_logs
+        where run_id = ${reply.body.runId}`;
+      assertEquals([step.status, step.error_code], ["skipped", "token_too_young"]);
+      assertMatch(step.error_message, /24 hours old; .* can be refreshed from /);
+    } finally {
+      await sql.end();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a token the API rejects is marked rejected, shown for reconnecting, and skipped by the next sync",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const sql = await testDb();
+    const ws = await connectedWorkspace(sql, 1);
+    const [account] = ws.accounts;
+    const accountId = ws.ids.get(account.id)!;
+    await expireSoon(sql, accountId, 10);
+    const rule = await simulator<{ id: string }>("/faults", {
+      body: { kind: "token_revoked", userId: account.id, subcode: 460 },
+    });
+    let ruleActive = true;
+    try {
+      const reply = await post("token-refresh", { workspaceId: ws.workspaceId, wait: true });
+      assertEquals(reply.status, 200, JSON.stringify(reply.body));
+      assertEquals(reply.body.status, "partial");
+      assertEquals(reply.body.accounts, {
+        total: 1,
+        refreshed: 0,
+        failed: 1,
+        rejected: 1,
+        skipped: 0,
+      });
+      const token = await primary(sql, accountId);
+      assert(token.rejected_at !== null, "the token is marked rejected");
+      assertMatch(token.rejected_reason, /^auth_expired: .*Graph code 190\/460/);
+      const [step] = await sql`select status, error_code, error_message from public.sync_logs
+        where run_id = ${reply.body.runId}`;
+      assertEquals([step.status, step.error_code], ["failed", "auth_expired"]);
+      assertMatch(step.error_message, /password changed/);
+      assertMatch(step.error_message, /reconnect it \(connect-account\)/);
+      const [run] = await sql`select status, metadata from public.system_job_logs
+        where id = ${reply.body.runId}`;
+      assertEquals([run.status, run.metadata.rejected_count], ["partial", 1]);
+      const [health] = await sql`select token_status, needs_reconnect, last_refresh_error_code
+        from public.account_token_health where account_id = ${accountId}`;
+      assertEquals(
+        [health.token_status, health.needs_reconnect, health.last_refresh_error_code],
+        ["rejected", true, "auth_expired"],
+      );
+
+      // Even with the API answering again, the sync leaves the rejected token alone.
+      await simulator(`/faults/${rule.id}`, { method: "DELETE" });
+      ruleActive = false;
+      const callsBefore = (await stats()).byAccount[account.id] ?? 0;
+      const sync = await post("scheduled-sync", { accountIds: [accountId], wait: true });
+      assertEquals(sync.body.accounts.total, 0, JSON.stringify(sync.body));
+      assertEquals((await stats()).byAccount[account.id] ?? 0, callsBefore, "no API call");
+      const again = await post("token-refresh", { accountIds: [accountId], wait: true });
+      assertEquals(again.body.accounts.total, 0, "token refresh does not retry a rejected token");
+
+      // A reconnect stores a new token and the account syncs again.
+      const reconnect = await post("connect-account", {
+        workspaceId: ws.workspaceId,
+        accessToken: account.token,
+        expiresAt: account.tokenExpiresAt,
+      });
+      assertEquals(reconnect.status, 200, JSON.stringify(reconnect.body));
+      const [healed] =
+        await sql`select token_status, needs_reconnect from public.account_token_health
+        where account_id = ${accountId}`;
+      assertEquals([healed.token_status, healed.needs_reconnect], ["ok", false]);
+      const resync = await post("scheduled-sync", { accountIds: [accountId], wait: true });
+      assertEquals(resync.body.accounts.completed, 1, JSON.stringify(resync.body));
+    } finally {
+      if (ruleActive) await simulator(`/faults/${rule.id}`, { method: "DELETE" });
+      await sql.end();
+    }
+  },
+});
+
+Deno.test({
+  name: "a run that finds the token_refresh lock held is recorded as skipped",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const sql = await testDb();
+    try {
+      const [{ acquired }] = await sql`select acquired from public.claim_job_lock('token_refresh',
+        'test-holder', interval '5 minutes')`;
+      assert(acquired, "the test holds the lock");
+      try {
+        const reply = await post("token-refresh", { wait: true });
+        assertEquals(reply.status, 200, JSON.stringify(reply.body));
+        assertEquals(reply.body.skipped, true);
+        const [run] = await sql`select job_type, status, metadata from public.system_job_logs
+          where id = ${reply.body.runId}`;
+        assertEquals([run.job_type, run.status, run.metadata.reason], [
+          "token_refresh",
+          "skipped",
+          "lock_held",
+        ]);
+      } finally {
+        await sql`select public.release_job_lock('token_refresh', 'test-holder')`;
+      }
+    } finally {
+      await sql.end();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "key rotation: a token under the previous key is refreshed and re-encrypted with the new key",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const sql = await testDb();
+    try {
+      const stack = await testStack();
+      const ws = await connectedWorkspace(sql, 1);
+      const [account] = ws.accounts;
+      const accountId = ws.ids.get(account.id)!;
+      await expireSoon(sql, accountId);
+      const newKey = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));
+      const rotated = {
+        TOKEN_ENCRYPTION_KEY: newKey,
+        TOKEN_ENCRYPTION_KEYS_PREVIOUS: stack.tokenEncryptionKey,
+      };
+      const reply = await post("token-refresh", { accountIds: [accountId], wait: true }, rotated);
+      assertEquals(reply.body.accounts.refreshed, 1, JSON.stringify(reply.body));
+      const [step] =
+        await sql`select metadata from public.sync_logs where run_id = ${reply.body.runId}`;
+      assertEquals(step.metadata.re_encrypted, true);
+      const stored = (await primary(sql, accountId)).access_token_encrypted;
+      const token = await decrypt(stored, newKey);
+      tokens.add(token);
+      assertEquals(token, await simToken(account.id));
+      let oldKeyWorks = true;
+      await decrypt(stored, stack.tokenEncryptionKey).catch(() => oldKeyWorks = false);
+      assert(!oldKeyWorks, "the new token is not under the old key");
+      const sync = await post("scheduled-sync", { accountIds: [accountId], wait: true }, rotated);
+      assertEquals(sync.body.accounts.completed, 1, JSON.stringify(sync.body));
+    } finally {
+      await sql.end();
+    }
+  },
+});
+
+Deno.test({
+  name: "pg_cron's command reaches token-refresh through pg_net and the run completes",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const sql = await testDb();
+    const url = await functionsUrl();
+    const [{ secret: previous }] =
+      await sql`select secret from vault.secrets where name = 'project_url'`;
+    await sql`update vault.secrets set secret = ${url.replace(/\/functions\/v1$/, "")}
+      where name = 'project_url'`;
+    try {
+      const ws = await connectedWorkspace(sql, 1);
+      const accountId = ws.ids.get(ws.accounts[0].id)!;
+      await expireSoon(sql, accountId);
+      const [job] =
+        await sql`select schedule, command from cron.job where jobname = 'token-refresh'`;
+      assertEquals(job.schedule, "7 3 * * *");
+      const started = new Date();
+      // Exactly what pg_cron runs at 03:07.
+      await sql.unsafe(job.command);
+      const run = await eventually(
+        "the scheduled token refresh run to finish",
+        async () => {
+          const [row] = await sql`select id, status, trigger from public.system_job_logs
+            where job_type = 'token_refresh' and started_at >= ${started} and status <> 'skipped'
+            order by started_at desc limit 1`;
+          return row && row.status !== "running" ? row : undefined;
+        },
+        30_000,
+        250,
+      );
+      assertEquals(run.trigger, "cron");
+      assert(["completed", "partial"].includes(run.status), run.status);
+      const [step] = await sql`select status from public.sync_logs
+        where run_id = ${run.id} and workspace_threads_account_id = ${accountId}`;
+      assertEquals(step?.status, "completed", "the account's token was refreshed by the cron run");
+      const token = await decrypt(
+        (await primary(sql, accountId)).access_token_encrypted,
+        (await testStack()).tokenEncryptionKey,
+      );
+      tokens.add(token);
+    } finally {
+      await sql`update vault.secrets set secret = ${previous} where name = 'project_url'`;
+      await sql.end();
+    }
+  },
+});
+
+Deno.test({
+  name: "a run bigger than its time budget hands off through pg_net, each account tried once",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const sql = await testDb();
+    // One account per invocation: each invocation's budget is spent before it starts.
+    const tight = { SYNC_TIME_BUDGET_MS: "1", SYNC_BATCH_SIZE: "1" };
+    const url = await functionsUrl(tight);
+    const [{ secret: previous }] =
+      await sql`select secret from vault.secrets where name = 'project_url'`;
+    await sql`update vault.secrets set secret = ${url.replace(/\/functions\/v1$/, "")}
+      where name = 'project_url'`;
+    try {
+      const ws = await connectedWorkspace(sql, 3);
+      for (const id of ws.ids.values()) await expireSoon(sql, id);
+      const reply = await post("token-refresh", { workspaceId: ws.workspaceId, wait: true }, tight);
+      assertEquals(reply.status, 202, JSON.stringify(reply.body));
+      assertEquals([reply.body.handedOff, reply.body.invocation.accountsProcessed], [true, 1]);
+      const runId = reply.body.runId;
+      const status = await eventually(
+        "the handed-off run to finish",
+        async () => {
+          const [run] = await sql`select status from public.system_job_logs where id = ${runId}`;
+          return run.status === "running" ? undefined : run.status;
+        },
+        30_000,
+        250,
+      );
+      assertEquals(status, "completed");
+      const [run] = await sql`select invocations, metadata from public.system_job_logs
+        where id = ${runId}`;
+      assertEquals([run.metadata.handoffs, run.invocations], [2, 3]);
+      assertEquals([run.metadata.total_accounts, run.metadata.success_count], [3, 3]);
+      const steps =
+        await sql`select workspace_threads_account_id as id, status from public.sync_logs
+        where run_id = ${runId}`;
+      assertEquals(steps.length, 3, "one row per account, none twice");
+      assertEquals(new Set(steps.map((s) => s.id)).size, 3);
+      for (const id of ws.ids.values()) {
+        const token = await primary(sql, id);
+        assertEquals(token.obtained_via, "refresh");
+        tokens.add(
+          await decrypt(token.access_token_encrypted, (await testStack()).tokenEncryptionKey),
+        );
+      }
+    } finally {
+      await sql`update vault.secrets set secret = ${previous} where name = 'project_url'`;
+      await sql.end();
+    }
+  },
+});
+
+Deno.test({
+  name: "no token appears in any function log line, answer, or log table",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const sql = await testDb();
+    try {
+      assert(tokens.size >= 10, `the tests used tokens (${tokens.size})`);
+      assert(logs.some((l) => l.includes("token_refresh_finished")), "the host's log was captured");
+      const [{ text }] = await sql`select concat_ws(' ',
+          (select string_agg(concat_ws(' ', error_message, metadata::text), ' ') from public.sync_logs),
+          (select string_agg(concat_ws(' ', error_message, metadata::text), ' ') from public.system_job_logs),
+          (select string_agg(rejected_reason, ' ') from public.workspace_threads_tokens)) as text`;
+      for (const token of tokens) {
+        for (
+          const [what, texts] of [["log line", logs], ["answer", answers], ["log table", [
+            text,
+          ]]] as const
+        ) {
+          const leak = texts.find((t) => t.includes(token));
+          assert(
+            !leak,
+            `a token appeared in a ${what}: ${leak?.replace(token, "<TOKEN>").slice(0, 300)}`,
+          );
+        }
+      }
+    } finally {
+      for (const host of hosts.values()) await host.close();
+      hosts.clear();
+      await sql.end();
+    }
+  },
+});
