@@ -30,6 +30,9 @@ export const TEST_STACK_ENV: Record<string, string> = {
   STACK_FUNCTIONS_PORT: Deno.env.get("STACK_TEST_FUNCTIONS_PORT") ?? "54421",
   STACK_SIMULATOR_PORT: Deno.env.get("STACK_TEST_SIMULATOR_PORT") ?? "54429",
   STACK_EXTRA_FUNCTIONS_DIRS: "tests/fixtures/functions",
+  // The simulator limits nothing unless a test installs a rate-limit fault: a higher ceiling
+  // than the production default (20) keeps the suite quick.
+  THREADS_API_MAX_RPS: "100",
 };
 
 /**

@@ -240,3 +240,60 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a lost continuation (its pg_net request fails) is finished by the next trigger",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const sql = await testDb();
+    await newWorkspace(6, 3);
+    try {
+      let runId = "";
+      await withOwnHost(sql, {
+        wallClockLimitMs: 30_000,
+        env: { SYNC_TIME_BUDGET_MS: "300", SYNC_BATCH_SIZE: "2" },
+      }, async (url) => {
+        // The hand-off goes to a project URL where nothing listens: pg_net records the
+        // failure and does not retry, as on the platform.
+        const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+        const deadPort = (listener.addr as Deno.NetAddr).port;
+        listener.close();
+        await sql`update vault.secrets set secret = ${`http://127.0.0.1:${deadPort}`}
+          where name = 'project_url'`;
+        const started = await post(url, { maxAccounts: 6, wait: true });
+        assertEquals(started.status, 202, JSON.stringify(started.body));
+        assertEquals(started.body.handedOff, true);
+        runId = started.body.runId;
+        const lost = await eventually("the failed hand-off", async () => {
+          const [row] = await sql`select error_msg from net._http_response
+            where error_msg is not null and created > now() - interval '1 minute'
+            order by created desc limit 1`;
+          return row;
+        });
+        assertEquals(lost.error_msg, "Couldn't connect to server");
+      });
+      // Minutes later the run's lease has expired (backdated, not slept) ...
+      const [before] = await sql`select status from public.system_job_logs where id = ${runId}`;
+      assertEquals(before.status, "running");
+      await sql`update public.system_job_locks set expires_at = now() - interval '1 second'
+        where job_name = 'scheduled_sync'`;
+      await expireLeases(sql, runId);
+      // ... and the next cron trigger resumes and finishes the same run.
+      await withOwnHost(sql, { wallClockLimitMs: 60_000, env: {} }, async (url) => {
+        const trigger = await post(url, {});
+        assertEquals(trigger.body.runId, runId, JSON.stringify(trigger.body));
+        assertEquals(trigger.body.how, "resumed");
+        const status = await runFinished(sql, runId);
+        assert(["completed", "partial"].includes(status), status);
+      });
+      const [run] = await sql`select metadata from public.system_job_logs where id = ${runId}`;
+      assertEquals(run.metadata.interruptions, 1);
+      const [{ unfinished }] = await sql`select count(*)::int as unfinished
+        from public.sync_run_accounts where run_id = ${runId} and status in ('pending', 'in_progress')`;
+      assertEquals(unfinished, 0);
+    } finally {
+      await sql.end();
+    }
+  },
+});

@@ -105,8 +105,8 @@ function toPostRow(post: ThreadsPost) {
  *   in the last 30 days              when last checked over 6 hours ago
  *   older                            when last checked over 24 hours ago
  *
- * Never-checked posts come first, then the most recent; at most METRICS_POSTS_PER_RUN a run
- * (the rest are due next run). Reposts of other people's posts have no insights (the API
+ * Posts of the last 48 hours come first (so the cap never starves them), then never-checked
+ * posts, then the stalest; at most METRICS_POSTS_PER_RUN a run (the rest are due next run). Reposts of other people's posts have no insights (the API
  * answers an empty list) and are not asked for.
  */
 export const METRICS_POSTS_PER_RUN = 400;
@@ -126,7 +126,9 @@ async function postsDueForMetrics(ctx: StepContext, now: Date) {
         or (p.published_at > ${now}::timestamptz - interval '30 days'
             and p.metrics_checked_at < ${now}::timestamptz - interval '6 hours')
         or p.metrics_checked_at < ${now}::timestamptz - interval '24 hours')
-    order by p.metrics_checked_at nulls first, p.published_at desc nulls last
+    -- Recent posts first, so the cap never starves them; then never-checked, then stalest.
+    order by (p.published_at > ${now}::timestamptz - interval '48 hours') desc,
+      p.metrics_checked_at nulls first, p.published_at desc nulls last
     limit ${METRICS_POSTS_PER_RUN}`;
 }
 
