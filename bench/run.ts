@@ -6,12 +6,14 @@
  *   npm run bench                    all
  *   npm run bench -- threads-api     the client's rate limiter against the simulator
  *   npm run bench -- metrics-write   the one-call metrics write path against row-by-row and COPY
+ *   npm run bench -- sync-throughput a whole sync run, seed design vs product, 50-1,000 accounts
  *
  * Benchmarks that need a database start a private `bench` stack (ports 54722/54721/54729)
  * and stop it at the end.
  */
 import { runThreadsApiRateBench } from "./threads-api-rate.ts";
 import { runMetricsWriteBench } from "./metrics-write.ts";
+import { runSyncThroughputBench } from "./sync-throughput.ts";
 import { stackConfigFromEnv } from "../local-stack/stack-config.ts";
 import { down, type StackStatus, up } from "../local-stack/stack.ts";
 
@@ -46,6 +48,10 @@ const benches: Record<string, [string, () => Promise<BenchResult>]> = {
   "threads-api": [
     "Threads API client: 2,000 insight calls, 25 callers, 100 req/s limit, 30 ms latency",
     () => runThreadsApiRateBench(),
+  ],
+  "sync-throughput": [
+    "Sync run: seed design vs product defaults, N accounts x 40 posts, 200 req/s limit, 30 ms latency",
+    async () => runSyncThroughputBench(await benchStack()),
   ],
   "metrics-write": [
     "Metrics write path: 2,000 posts x 50 captures",

@@ -112,14 +112,14 @@ Deno.test({
     const ws = await newWorkspace(8, 5);
     const rules = await Promise.all(
       ws.accounts.map((a) =>
-        simulator<{ id: string }>("/faults", { body: { kind: "latency", ms: 150, userId: a.id } })
+        simulator<{ id: string }>("/faults", { body: { kind: "latency", ms: 300, userId: a.id } })
       ),
     );
     try {
       let runId = "";
       // 1. The platform kills the invocation at its wall-clock limit, long before the budget.
       await withOwnHost(sql, {
-        wallClockLimitMs: 2500,
+        wallClockLimitMs: 1500,
         env: { SYNC_TIME_BUDGET_MS: "60000", SYNC_BATCH_SIZE: "2" },
       }, async (url, logs) => {
         const started = await post(url, { workspaceId: ws.workspaceId });
@@ -187,14 +187,14 @@ Deno.test({
     const ws = await newWorkspace(24, 5);
     const rules = await Promise.all(
       ws.accounts.map((a) =>
-        simulator<{ id: string }>("/faults", { body: { kind: "latency", ms: 100, userId: a.id } })
+        simulator<{ id: string }>("/faults", { body: { kind: "latency", ms: 250, userId: a.id } })
       ),
     );
     try {
       let runId = "";
       let kills = 0;
       for (let kill = 1; kill <= 10; kill++) {
-        const wallClockLimitMs = 600 + Math.floor(Math.random() * 1400);
+        const wallClockLimitMs = 600 + Math.floor(Math.random() * 1000);
         await withOwnHost(sql, {
           wallClockLimitMs,
           env: { SYNC_TIME_BUDGET_MS: "60000", SYNC_BATCH_SIZE: "2" },
@@ -247,7 +247,13 @@ Deno.test({
   sanitizeOps: false,
   fn: async () => {
     const sql = await testDb();
-    await newWorkspace(6, 3);
+    const ws = await newWorkspace(6, 3);
+    // Slow accounts: the first invocation's 300 ms budget runs out with most still to do.
+    const rules = await Promise.all(
+      ws.accounts.map((a) =>
+        simulator<{ id: string }>("/faults", { body: { kind: "latency", ms: 200, userId: a.id } })
+      ),
+    );
     try {
       let runId = "";
       await withOwnHost(sql, {
@@ -293,6 +299,7 @@ Deno.test({
         from public.sync_run_accounts where run_id = ${runId} and status in ('pending', 'in_progress')`;
       assertEquals(unfinished, 0);
     } finally {
+      for (const rule of rules) await simulator(`/faults/${rule.id}`, { method: "DELETE" });
       await sql.end();
     }
   },
