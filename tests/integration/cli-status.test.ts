@@ -3,36 +3,12 @@
 // the account that just failed is listed as needing attention with its error, --json is one
 // parseable object with the same facts, and --watch redraws until interrupted.
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
-import { testStack, testStackEnv } from "../helpers/stack.ts";
+import { testStack } from "../helpers/stack.ts";
 import { callSync, newWorkspace, simulator, type TestWorkspace } from "../helpers/sync.ts";
-import { PROJECT_ROOT } from "../../local-stack/stack-config.ts";
+import { cliCommand, runCli } from "../helpers/cli.ts";
 
-/** The command's environment: the test stack's, without anything pointing elsewhere. */
-function cliEnv(): Record<string, string> {
-  const env: Record<string, string> = { ...testStackEnv(), NO_COLOR: "1" };
-  for (const key of ["DATABASE_URL", "CRON_SECRET", "SUPABASE_ANON_KEY"]) delete env[key];
-  return env;
-}
-
-function command(args: string[]) {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "local-stack/cli/status.ts", ...args],
-    cwd: PROJECT_ROOT,
-    env: cliEnv(),
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  });
-}
-
-/** Runs `npm run status -- <args>` (as `deno run`) to the end. */
-async function status(args: string[]) {
-  await testStack();
-  const { code, stdout, stderr } = await command(args).output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code, stdout: decode(stdout), stderr: decode(stderr) };
-}
+const command = (args: string[]) => cliCommand("status", args);
+const status = (args: string[]) => runCli("status", args);
 
 interface Scenario {
   ws: TestWorkspace;

@@ -4,36 +4,12 @@
 // the exit status a script expects, --failed-since re-runs exactly the accounts that failed,
 // and a sync that finds a scheduled run going follows it instead of failing.
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
-import { testDb, testStack, testStackEnv } from "../helpers/stack.ts";
+import { testDb, testStack } from "../helpers/stack.ts";
 import { callSync, newWorkspace, simulator } from "../helpers/sync.ts";
-import { PROJECT_ROOT } from "../../local-stack/stack-config.ts";
+import { cliCommand, runCli } from "../helpers/cli.ts";
 
-/** The command's environment: the test stack's, without anything pointing elsewhere. */
-function cliEnv(): Record<string, string> {
-  const env: Record<string, string> = { ...testStackEnv(), NO_COLOR: "1" };
-  for (const key of ["DATABASE_URL", "CRON_SECRET", "SUPABASE_ANON_KEY"]) delete env[key];
-  return env;
-}
-
-function command(args: string[]) {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "local-stack/cli/sync.ts", ...args],
-    cwd: PROJECT_ROOT,
-    env: cliEnv(),
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  });
-}
-
-/** Runs `npm run sync -- <args>` (as `deno run`) to the end. */
-async function sync(args: string[]) {
-  await testStack();
-  const { code, stdout, stderr } = await command(args).output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code, stdout: decode(stdout), stderr: decode(stderr) };
-}
+const command = (args: string[]) => cliCommand("sync", args);
+const sync = (args: string[]) => runCli("sync", args);
 
 /** What one workspace has in the tables a sync writes. */
 async function footprint(sql: Awaited<ReturnType<typeof testDb>>, workspaceId: string) {

@@ -215,6 +215,14 @@ export async function workRun(
       }
       const [progress] = await sql`select * from public.run_progress(${runId})`;
       if (progress.pending + progress.in_progress === 0) return;
+      // Nothing left to claim and every account in flight is this invocation's own: its other
+      // workers finish them, so this one stops instead of polling (the run ends ~1 s sooner).
+      if (progress.pending === 0) {
+        const [{ others }] = await sql`select count(*)::int as others
+          from public.sync_run_accounts where run_id = ${runId} and status = 'in_progress'
+            and claimed_by is distinct from ${worker}`;
+        if (others === 0) return;
+      }
       // Nothing claimable yet: a retry's cool-down, or accounts another worker holds.
       const dueIn = progress.next_attempt_at
         ? new Date(progress.next_attempt_at).getTime() - Date.now()
