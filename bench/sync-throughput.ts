@@ -26,7 +26,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import postgres from "postgres";
-import { type HostOptions, startFunctionsHost } from "../local-stack/functions-host/host.ts";
+import { startFunctionsHost } from "../local-stack/functions-host/host.ts";
+import { readHostOptions } from "../local-stack/stack.ts";
 import { connectAccounts } from "../local-stack/demo-accounts.ts";
 import { type SimulatorHandle, startSimulator } from "../local-stack/simulator/server.ts";
 import { stackConfigFromEnv } from "../local-stack/stack-config.ts";
@@ -87,9 +88,7 @@ export async function runSyncThroughputBench(
   const sizes = options.sizes ?? [50, 200, 1000];
   const baselineSizes = options.baselineSizes ?? [50, 200];
   const maxAccounts = Math.max(...sizes, ...baselineSizes);
-  const stackHost = JSON.parse(
-    Deno.readTextFileSync(join(dirname(stack.logsDir), "functions-host.json")),
-  ) as HostOptions;
+  const stackHost = readHostOptions(dirname(stack.logsDir));
   const tokenKey = stackHost.functionEnv.TOKEN_ENCRYPTION_KEY;
   const cronSecret = stackHost.functionEnv.CRON_SECRET;
   const logFile = join(stack.logsDir, "bench-sync-throughput.log");

@@ -186,6 +186,20 @@ function startPgNetWorker(config: StackConfig): void {
   });
 }
 
+/**
+ * The settings the stack's functions host runs with (platform variables, secrets, folders),
+ * so tests and benchmarks can start a host of their own that behaves the same.
+ */
+export function readHostOptions(stackDir: string): HostOptions {
+  const file = join(stackDir, "functions-host.json");
+  if (!existsSync(file)) {
+    throw new Error(
+      `Cannot read the functions host's settings as ${file} is missing: run \`npm run stack -- up\``,
+    );
+  }
+  return JSON.parse(Deno.readTextFileSync(file)) as HostOptions;
+}
+
 /** Starts the functions host, or restarts it when its settings changed since it started. */
 async function startFunctionsHost(
   config: StackConfig,

@@ -4,7 +4,8 @@
  */
 import postgres from "postgres";
 import { stackConfigFromEnv } from "../../local-stack/stack-config.ts";
-import { type StackStatus, status, up } from "../../local-stack/stack.ts";
+import { readHostOptions, type StackStatus, status, up } from "../../local-stack/stack.ts";
+import { type HostHandle, startFunctionsHost } from "../../local-stack/functions-host/host.ts";
 import { pauseProductionSchedules, TEST_STACK_ENV } from "../../local-stack/test-runner.ts";
 
 let cached: Promise<StackStatus> | undefined;
@@ -49,4 +50,22 @@ export async function eventually<T>(
     if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+/**
+ * A functions host of the test's own, with the test stack's settings plus `env` (its log lines
+ * go to `log`): to capture logs, or to run the functions with a different budget or limit.
+ */
+export async function startOwnHost(
+  options: { env?: Record<string, string>; wallClockLimitMs?: number; log: (line: string) => void },
+): Promise<HostHandle> {
+  await testStack();
+  const stackHost = readHostOptions(stackConfigFromEnv(testStackEnv()).dir);
+  return startFunctionsHost({
+    ...stackHost,
+    port: 0,
+    wallClockLimitMs: options.wallClockLimitMs ?? stackHost.wallClockLimitMs,
+    functionEnv: { ...stackHost.functionEnv, ...options.env },
+    log: options.log,
+  });
 }

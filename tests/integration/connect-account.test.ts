@@ -7,14 +7,9 @@
 import { join } from "node:path";
 import type postgres from "postgres";
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
-import { testDb, testStack, testStackEnv } from "../helpers/stack.ts";
+import { startOwnHost, testDb, testStack, testStackEnv } from "../helpers/stack.ts";
 import { callSync, simulator } from "../helpers/sync.ts";
-import {
-  type HostHandle,
-  type HostOptions,
-  startFunctionsHost,
-} from "../../local-stack/functions-host/host.ts";
-import { stackConfigFromEnv } from "../../local-stack/stack-config.ts";
+import type { HostHandle } from "../../local-stack/functions-host/host.ts";
 import { decrypt } from "../../supabase/functions/_shared/crypto.ts";
 
 interface SimAccount {
@@ -33,12 +28,7 @@ let host: HostHandle | undefined;
 
 async function functionsUrl(): Promise<string> {
   if (!host) {
-    await testStack();
-    const config = stackConfigFromEnv(testStackEnv());
-    const stackHost = JSON.parse(
-      Deno.readTextFileSync(join(config.dir, "functions-host.json")),
-    ) as HostOptions;
-    host = startFunctionsHost({ ...stackHost, port: 0, log: (line) => logs.push(line) });
+    host = await startOwnHost({ log: (line) => logs.push(line) });
   }
   return host.url;
 }

@@ -4,13 +4,9 @@
 // finished without redoing its finished accounts. The test runs its own functions host (with
 // the stack's database, secrets and simulator) and points Vault's project_url at it, so
 // hand-offs reach it exactly as they reach the platform.
-import { join } from "node:path";
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { eventually, testDb, testStack } from "../helpers/stack.ts";
+import { eventually, startOwnHost, testDb, testStack } from "../helpers/stack.ts";
 import { newWorkspace, simulator } from "../helpers/sync.ts";
-import { type HostOptions, startFunctionsHost } from "../../local-stack/functions-host/host.ts";
-import { stackConfigFromEnv } from "../../local-stack/stack-config.ts";
-import { testStackEnv } from "../helpers/stack.ts";
 import type postgres from "postgres";
 
 async function withOwnHost(
@@ -18,17 +14,10 @@ async function withOwnHost(
   settings: { wallClockLimitMs: number; env: Record<string, string> },
   fn: (url: string, logs: string[]) => Promise<void>,
 ) {
-  await testStack();
-  const config = stackConfigFromEnv(testStackEnv());
-  const stackHost = JSON.parse(
-    Deno.readTextFileSync(join(config.dir, "functions-host.json")),
-  ) as HostOptions;
   const logs: string[] = [];
-  const host = startFunctionsHost({
-    ...stackHost,
-    port: 0,
+  const host = await startOwnHost({
     wallClockLimitMs: settings.wallClockLimitMs,
-    functionEnv: { ...stackHost.functionEnv, ...settings.env },
+    env: settings.env,
     log: (line) => logs.push(line),
   });
   const [{ secret: previous }] =

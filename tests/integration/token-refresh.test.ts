@@ -3,17 +3,11 @@
 // it), the real database, the Threads API simulator. Accounts are connected through the real
 // connect-account function. Tokens are brought near their expiry by setting expires_at in the
 // database (the simulator's clock is shared with other tests and stays put).
-import { join } from "node:path";
 import type postgres from "postgres";
 import { assert, assertEquals, assertMatch, assertNotEquals } from "../helpers/assert.ts";
-import { eventually, testDb, testStack, testStackEnv } from "../helpers/stack.ts";
+import { eventually, startOwnHost, testDb, testStack } from "../helpers/stack.ts";
 import { simulator } from "../helpers/sync.ts";
-import {
-  type HostHandle,
-  type HostOptions,
-  startFunctionsHost,
-} from "../../local-stack/functions-host/host.ts";
-import { stackConfigFromEnv } from "../../local-stack/stack-config.ts";
+import type { HostHandle } from "../../local-stack/functions-host/host.ts";
 import { decrypt } from "../../supabase/functions/_shared/crypto.ts";
 
 interface SimAccount {
@@ -34,17 +28,7 @@ async function functionsUrl(env: Record<string, string> = {}): Promise<string> {
   const key = JSON.stringify(env);
   let host = hosts.get(key);
   if (!host) {
-    await testStack();
-    const config = stackConfigFromEnv(testStackEnv());
-    const stackHost = JSON.parse(
-      Deno.readTextFileSync(join(config.dir, "functions-host.json")),
-    ) as HostOptions;
-    host = startFunctionsHost({
-      ...stackHost,
-      port: 0,
-      functionEnv: { ...stackHost.functionEnv, ...env },
-      log: (line) => logs.push(line),
-    });
+    host = await startOwnHost({ env, log: (line) => logs.push(line) });
     hosts.set(key, host);
   }
   return host.url;

@@ -16,6 +16,7 @@ import { decrypt, TokenCryptoError } from "./crypto.ts";
 import { type Config, tokenKeys } from "./config.ts";
 import type { Sql } from "./db.ts";
 import { ThreadsApiError, toSyncLogError } from "./errors.ts";
+import { type SyncLogEntry, writeSyncLog } from "./sync-log.ts";
 import type { Logger } from "./log.ts";
 import type { RateLimiter } from "./rate-limiter.ts";
 import {
@@ -323,27 +324,16 @@ function retryTime(
   return new Date(Date.now() + Math.max(delay, 1000));
 }
 
-interface StepLog {
-  status: "completed" | "partial" | "failed" | "skipped";
-  items?: number;
-  errorCode?: string;
-  errorMessage?: string;
-  metadata?: Record<string, unknown>;
-}
+type StepLog = Pick<SyncLogEntry, "status" | "items" | "errorCode" | "errorMessage" | "metadata">;
 
-async function logStep(
+function logStep(
   sql: Sql,
   runId: string,
   accountId: string,
   attempt: number,
-  step: string,
+  step: SyncLogEntry["jobType"],
   startedAt: Date,
   entry: StepLog,
 ) {
-  await sql`
-    insert into public.sync_logs (run_id, workspace_threads_account_id, job_type, status,
-      attempt, started_at, completed_at, items_processed, error_code, error_message, metadata)
-    values (${runId}, ${accountId}, ${step}, ${entry.status}, ${Math.max(attempt, 1)},
-      ${startedAt}, ${new Date()}, ${entry.items ?? 0}, ${entry.errorCode ?? null},
-      ${entry.errorMessage ?? null}, ${sql.json((entry.metadata ?? {}) as Record<string, never>)})`;
+  return writeSyncLog(sql, { runId, accountId, jobType: step, attempt, startedAt, ...entry });
 }

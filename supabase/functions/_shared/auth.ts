@@ -2,6 +2,9 @@
  * Caller authentication for functions called by pg_cron and operators:
  * `Authorization: Bearer <CRON_SECRET>`, compared in constant time.
  */
+import { preflight } from "./cors.ts";
+import { methodNotAllowed, unauthorized } from "./http.ts";
+
 const encoder = new TextEncoder();
 
 /**
@@ -20,4 +23,18 @@ export async function hasBearerSecret(request: Request, secret: string): Promise
   let difference = 0;
   for (let i = 0; i < a.length; i++) difference |= a[i] ^ b[i];
   return difference === 0;
+}
+
+/**
+ * The gate of every function pg_cron and operators POST to: answers a CORS preflight, refuses
+ * other methods (405) and a missing or wrong cron secret (401). Undefined: go on.
+ */
+export async function refuseUnlessCronPost(
+  request: Request,
+  secret: string,
+): Promise<Response | undefined> {
+  if (request.method === "OPTIONS") return preflight();
+  if (request.method !== "POST") return methodNotAllowed(["POST", "OPTIONS"]);
+  if (!(await hasBearerSecret(request, secret))) return unauthorized();
+  return undefined;
 }

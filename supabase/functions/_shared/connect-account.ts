@@ -25,13 +25,12 @@
  * `expiresAtAssumed: true`). The token never appears in an answer or a log line.
  */
 import { z } from "zod";
-import { hasBearerSecret } from "./auth.ts";
+import { refuseUnlessCronPost } from "./auth.ts";
 import type { Config } from "./config.ts";
-import { preflight } from "./cors.ts";
 import { encrypt } from "./crypto.ts";
 import type { Sql } from "./db.ts";
 import { ThreadsApiError } from "./errors.ts";
-import { errorResponse, jsonResponse, methodNotAllowed, unauthorized } from "./http.ts";
+import { errorResponse, jsonResponse } from "./http.ts";
 import { parseJsonBody } from "./json-body.ts";
 import type { Logger } from "./log.ts";
 import { sqlState } from "./postgres-errors.ts";
@@ -95,9 +94,8 @@ const REJECTIONS = new Set(["auth_expired", "permission", "permanent", "not_foun
 
 export function createConnectAccountHandler(deps: ConnectAccountDeps) {
   return async (request: Request): Promise<Response> => {
-    if (request.method === "OPTIONS") return preflight();
-    if (request.method !== "POST") return methodNotAllowed(["POST", "OPTIONS"]);
-    if (!(await hasBearerSecret(request, deps.config.CRON_SECRET))) return unauthorized();
+    const refused = await refuseUnlessCronPost(request, deps.config.CRON_SECRET);
+    if (refused) return refused;
     const parsed = await parseJsonBody(request, connectAccountRequestSchema);
     if (!parsed.ok) return errorResponse(400, "invalid_body", parsed.detail);
     const body = parsed.data;

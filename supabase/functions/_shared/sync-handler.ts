@@ -9,9 +9,8 @@
  *   otherwise                      202 {"runId": ..., "status": "running"} at once; the run goes
  *                                  on under EdgeRuntime.waitUntil
  */
-import { hasBearerSecret } from "./auth.ts";
-import { preflight } from "./cors.ts";
-import { errorResponse, jsonResponse, methodNotAllowed, unauthorized } from "./http.ts";
+import { refuseUnlessCronPost } from "./auth.ts";
+import { errorResponse, jsonResponse } from "./http.ts";
 import { parseSyncRequest } from "./sync-request.ts";
 import { type RunnerDeps, startRun, workRun } from "./sync-runner.ts";
 import { dryRunSync } from "./dry-run.ts";
@@ -22,9 +21,8 @@ export type HandlerDeps = Omit<RunnerDeps, "invocationId" | "invocationStartedAt
 export function createSyncHandler(deps: HandlerDeps) {
   return async (request: Request): Promise<Response> => {
     const invocationStartedAt = Date.now();
-    if (request.method === "OPTIONS") return preflight();
-    if (request.method !== "POST") return methodNotAllowed(["POST", "OPTIONS"]);
-    if (!(await hasBearerSecret(request, deps.config.CRON_SECRET))) return unauthorized();
+    const refused = await refuseUnlessCronPost(request, deps.config.CRON_SECRET);
+    if (refused) return refused;
     const parsed = await parseSyncRequest(request);
     if (!parsed.ok) return errorResponse(400, "invalid_body", parsed.detail);
     const body = parsed.request;

@@ -14,6 +14,7 @@
  * (`{"wait": true}` to see the summary; a dry run always waits, since its answer is the point).
  */
 import { z } from "zod";
+import { parseJsonBody } from "./json-body.ts";
 
 export const syncRequestSchema = z.strictObject({
   accountIds: z.array(z.uuid({ error: "must be a UUID" })).min(1, "must list at least one account")
@@ -49,25 +50,7 @@ export type ParsedSyncRequest =
 
 /** Reads and validates a request body; an empty body is `{}`. */
 export async function parseSyncRequest(request: Request): Promise<ParsedSyncRequest> {
-  const text = await request.text();
-  let json: unknown = {};
-  if (text.trim() !== "") {
-    try {
-      json = JSON.parse(text);
-    } catch {
-      return { ok: false, detail: "body must be JSON" };
-    }
-  }
-  const parsed = syncRequestSchema.safeParse(json);
-  if (!parsed.success) {
-    const detail = parsed.error.issues.map((issue) => {
-      if (issue.code === "unrecognized_keys") return `unknown keys: ${issue.keys.join(", ")}`;
-      const path = issue.path.map((p) => typeof p === "number" ? `[${p}]` : `.${String(p)}`)
-        .join("").replace(/^\./, "");
-      return path ? `${path} ${issue.message}` : `body ${issue.message}`;
-    }).join("; ");
-    return { ok: false, detail };
-  }
-  const body = parsed.data;
-  return { ok: true, request: { ...body, wait: body.wait ?? body.dryRun } };
+  const parsed = await parseJsonBody(request, syncRequestSchema);
+  if (!parsed.ok) return parsed;
+  return { ok: true, request: { ...parsed.data, wait: parsed.data.wait ?? parsed.data.dryRun } };
 }

@@ -18,13 +18,12 @@
  *   {"runId": "<uuid>"}               continue that run (sent by the function itself)
  */
 import { z } from "zod";
-import { hasBearerSecret } from "./auth.ts";
+import { refuseUnlessCronPost } from "./auth.ts";
 import type { Config } from "./config.ts";
-import { preflight } from "./cors.ts";
 import type { Sql } from "./db.ts";
 import { edgeRuntime } from "./edge-runtime.ts";
 import { toSyncLogError } from "./errors.ts";
-import { errorResponse, jsonResponse, methodNotAllowed, unauthorized } from "./http.ts";
+import { errorResponse, jsonResponse } from "./http.ts";
 import { parseJsonBody } from "./json-body.ts";
 import type { Logger } from "./log.ts";
 import type { RateLimiter } from "./rate-limiter.ts";
@@ -73,9 +72,8 @@ export interface TokenRefreshHandlerDeps {
 export function createTokenRefreshHandler(deps: TokenRefreshHandlerDeps) {
   return async (request: Request): Promise<Response> => {
     const invocationStartedAt = Date.now();
-    if (request.method === "OPTIONS") return preflight();
-    if (request.method !== "POST") return methodNotAllowed(["POST", "OPTIONS"]);
-    if (!(await hasBearerSecret(request, deps.config.CRON_SECRET))) return unauthorized();
+    const refused = await refuseUnlessCronPost(request, deps.config.CRON_SECRET);
+    if (refused) return refused;
     const parsed = await parseJsonBody(request, tokenRefreshRequestSchema);
     if (!parsed.ok) return errorResponse(400, "invalid_body", parsed.detail);
     const body = parsed.data;

@@ -23,6 +23,7 @@
  * one was under a previous key).
  */
 import { decrypt, encrypt } from "./crypto.ts";
+import { type SyncLogEntry, writeSyncLog } from "./sync-log.ts";
 import { type Config, tokenKeys } from "./config.ts";
 import type { Sql } from "./db.ts";
 import { ThreadsApiError, toSyncLogError } from "./errors.ts";
@@ -409,25 +410,8 @@ async function decryptsWith(stored: string, key: string): Promise<boolean> {
   }
 }
 
-interface StepLog {
-  status: "completed" | "failed" | "skipped";
-  items?: number;
-  errorCode?: string;
-  errorMessage?: string;
-  metadata?: Record<string, unknown>;
-}
+type StepLog = Pick<SyncLogEntry, "status" | "items" | "errorCode" | "errorMessage" | "metadata">;
 
-async function logStep(
-  sql: Sql,
-  runId: string,
-  accountId: string,
-  startedAt: Date,
-  entry: StepLog,
-) {
-  await sql`
-    insert into public.sync_logs (run_id, workspace_threads_account_id, job_type, status,
-      started_at, completed_at, items_processed, error_code, error_message, metadata)
-    values (${runId}, ${accountId}, ${JOB}, ${entry.status}, ${startedAt}, ${new Date()},
-      ${entry.items ?? 0}, ${entry.errorCode ?? null}, ${entry.errorMessage ?? null},
-      ${sql.json((entry.metadata ?? {}) as Record<string, never>)})`;
+function logStep(sql: Sql, runId: string, accountId: string, startedAt: Date, entry: StepLog) {
+  return writeSyncLog(sql, { runId, accountId, jobType: JOB, startedAt, ...entry });
 }
