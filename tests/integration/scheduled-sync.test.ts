@@ -247,6 +247,11 @@ Deno.test({
   sanitizeResources: false,
   fn: async () => {
     const sql = await testDb();
+    // Slow API answers keep the first run going while all twenty triggers arrive; without
+    // them a two-account run can end (and release the lock) before the last trigger lands.
+    const slow = await simulator<{ id: string }>("/faults", {
+      body: { kind: "latency", ms: 1500 },
+    });
     try {
       const replies = await Promise.all(
         Array.from({ length: 20 }, () => callSync({ maxAccounts: 2 })),
@@ -272,6 +277,7 @@ Deno.test({
       );
       assertEquals(finished, "completed");
     } finally {
+      await simulator(`/faults/${slow.id}`, { method: "DELETE" });
       await sql.end();
     }
   },
