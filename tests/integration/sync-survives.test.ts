@@ -139,6 +139,13 @@ Deno.test({
         where id = ${runId}`;
       assert(run.invocations >= 2, "the run kept its one log row across invocations");
       assertEquals(run.metadata.interruptions, 1, "the interruption is recorded");
+      // The killed invocation's figures are not lost: the run's totals are its step rows' sums.
+      const [{ logged }] = await sql`select coalesce(sum((metadata ->> 'api_calls')::int), 0)::int
+        as logged from public.sync_logs where run_id = ${runId}`;
+      assertEquals(run.metadata.api_calls, logged);
+      const [overview] = await sql`select api_calls::int from public.sync_run_overview
+        where id = ${runId}`;
+      assertEquals(overview.api_calls, logged);
       const after = await sql`select workspace_threads_account_id as id, status, finished_at
         from public.sync_run_accounts where run_id = ${runId}`;
       assert(after.every((a) => a.status === "completed"), JSON.stringify(after));

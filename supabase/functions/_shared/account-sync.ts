@@ -13,6 +13,7 @@
  * One account never fails the run: every error ends up in its sync_logs rows.
  */
 import { decrypt, TokenCryptoError } from "./crypto.ts";
+import { DeadlineReached } from "./deadline.ts";
 import { type Config, tokenKeys } from "./config.ts";
 import type { Sql } from "./db.ts";
 import { ThreadsApiError, toSyncLogError } from "./errors.ts";
@@ -57,6 +58,8 @@ export interface AccountSyncDeps {
   fetch?: typeof fetch;
   /** Asked between steps: true when the run's circuit breaker opened meanwhile. */
   breakerOpen?: () => boolean;
+  /** The invocation's deadline: the account stops there and goes back to the run. */
+  signal?: AbortSignal;
 }
 
 export interface AccountResult {
@@ -87,6 +90,14 @@ interface AccountRow {
   rejected_at: Date | null;
   attempts: number;
   run_started_at: Date;
+}
+
+/** A step cut off by the invocation's deadline. */
+interface Interruption {
+  step: SyncLogEntry["jobType"];
+  error: DeadlineReached;
+  startedAt: Date;
+  figures: Record<string, number>;
 }
 
 /** API failures that say nothing about the account but much about the API. */
@@ -133,6 +144,40 @@ export async function syncClaimedAccount(
       retry_at: retryAt?.toISOString(),
     });
     return r;
+  };
+
+  /**
+   * An account stopped at the invocation's deadline goes back to the run for the next
+   * invocation; after MAX_ATTEMPTS such stops (an account no invocation can finish: a very slow
+   * API for that user) it ends failed, so it never holds up the run or the runs after it.
+   */
+  const finishInterrupted = async (
+    stop: Interruption,
+    stepsDone: number,
+    base: Partial<AccountResult>,
+  ) => {
+    const where = `[step ${stop.step}, account @${row.username}]`;
+    const final = row.attempts >= MAX_ATTEMPTS;
+    const message = final
+      ? `${where} Gave up after ${row.attempts} invocations each reached its time budget ` +
+        `(SYNC_TIME_BUDGET_MS) before this account's sync ended: the Threads API is very slow ` +
+        `for this account; what was written is kept and the next run goes on from there`
+      : `${where} ${stop.error.message}: the next invocation of the run continues it`;
+    // The cut-off step's row keeps its API calls (the 24-hour budget and the run's figures).
+    await logStep(deps.sql, runId, accountId, row.attempts, stop.step, stop.startedAt, {
+      status: final ? "failed" : "skipped",
+      errorCode: "time_budget",
+      errorMessage: message,
+      metadata: stop.figures,
+    });
+    const outcome = final ? (stepsDone > 0 ? "partial" : "failed") : "retry";
+    const r = result(outcome, {
+      ...base,
+      apiTrouble: false,
+      errorCode: "time_budget",
+      errorMessage: message,
+    });
+    return final ? finish(r) : finish(r, new Date());
   };
 
   if (
@@ -200,6 +245,7 @@ export async function syncClaimedAccount(
     stats: accountStats,
     logger: log,
     fetch: deps.fetch,
+    signal: deps.signal,
   });
   const ctx: StepContext = {
     sql: deps.sql,
@@ -213,6 +259,7 @@ export async function syncClaimedAccount(
     dryRun: false,
     log,
     insightConcurrency: 8,
+    signal: deps.signal,
   };
 
   const stepMs: Record<string, number> = {};
@@ -221,9 +268,11 @@ export async function syncClaimedAccount(
   let apiStepsDone = 0;
   let stopper: ThreadsApiError | undefined;
   let firstError: { code: string; message: string; trouble: boolean } | undefined;
+  let interrupted: Interruption | undefined;
   for (const [step, run] of STEPS) {
     const stepStarted = new Date();
-    const callsBefore = accountStats.calls;
+    const before = { ...accountStats };
+    const figures = () => stepFigures(accountStats, before, stepStarted);
     if (stopper) {
       await logStep(deps.sql, runId, accountId, row.attempts, step, stepStarted, {
         status: "skipped",
@@ -243,6 +292,11 @@ export async function syncClaimedAccount(
       firstError ??= { code: "api_unavailable", message: "circuit breaker open", trouble: true };
       continue;
     }
+    if (deps.signal?.aborted) {
+      const error = new DeadlineReached(`before step ${step}`);
+      interrupted = { step, error, startedAt: stepStarted, figures: figures() };
+      break;
+    }
     try {
       const outcome: StepResult = await run(ctx);
       stepMs[step] = Date.now() - stepStarted.getTime();
@@ -253,22 +307,28 @@ export async function syncClaimedAccount(
         items: outcome.items,
         errorCode: partialError?.code,
         errorMessage: partialError?.message,
-        metadata: { ...outcome.detail, api_calls: accountStats.calls - callsBefore },
+        metadata: { ...outcome.detail, ...figures() },
       });
-      if (outcome.status === "completed") done++;
-      if (accountStats.calls > callsBefore && outcome.status === "completed") apiStepsDone++;
-      else {
-        firstError ??= { ...partialError!, trouble: API_TROUBLE.has(partialError!.code) };
+      if (outcome.status === "completed") {
+        done++;
+        if (accountStats.calls > before.calls) apiStepsDone++;
+      } else if (partialError) {
+        firstError ??= { ...partialError, trouble: API_TROUBLE.has(partialError.code) };
         if (outcome.error?.kind === "rate_limited") stopper = outcome.error;
       }
     } catch (error) {
       stepMs[step] = Date.now() - stepStarted.getTime();
+      if (error instanceof DeadlineReached) {
+        // What the step wrote before the deadline is kept (pages and chunks are durable).
+        interrupted = { step, error, startedAt: stepStarted, figures: figures() };
+        break;
+      }
       const logged = toSyncLogError(error, { step, account: `@${row.username}` });
       await logStep(deps.sql, runId, accountId, row.attempts, step, stepStarted, {
         status: "failed",
         errorCode: logged.code,
         errorMessage: logged.message,
-        metadata: { api_calls: accountStats.calls - callsBefore },
+        metadata: figures(),
       });
       firstError ??= { ...logged, trouble: API_TROUBLE.has(logged.code) };
       if (
@@ -288,6 +348,7 @@ export async function syncClaimedAccount(
     apiCalls: accountStats.calls,
     stepMs,
   };
+  if (interrupted) return finishInterrupted(interrupted, done, base);
   if (done === STEPS.length) return finish(result("completed", { ...base, apiTrouble: false }));
   if (stopper?.kind === "auth_expired") {
     // Marked, so later runs leave the account alone until it is reconnected.
@@ -308,6 +369,17 @@ export async function syncClaimedAccount(
     await deps.sql`select public.defer_account_sync(${accountId}, ${until})`;
   }
   return finish(result(done > 0 ? "partial" : "failed", base));
+}
+
+/** A step's API figures (from the account's counters) and duration, for its sync_logs row. */
+function stepFigures(now: ThreadsApiStats, before: ThreadsApiStats, started: Date) {
+  return {
+    api_calls: now.calls - before.calls,
+    api_retries: now.retries - before.retries,
+    api_rate_limit_errors: now.rateLimitErrors - before.rateLimitErrors,
+    api_limiter_wait_ms: Math.round(now.limiterWaitMs - before.limiterWaitMs),
+    duration_ms: Date.now() - started.getTime(),
+  };
 }
 
 /** When to try the account again in this run, or undefined to leave it to the next run. */

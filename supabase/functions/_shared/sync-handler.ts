@@ -56,6 +56,12 @@ export function createSyncHandler(deps: HandlerDeps) {
             runId: start.runId,
             reason: "the run no longer holds the scheduled lock",
           });
+        case "wrong_job_type":
+          return errorResponse(
+            409,
+            "wrong_job_type",
+            `runId ${start.runId} is a ${start.jobType} run: scheduled-sync continues only scheduled_sync and manual_sync runs`,
+          );
         case "unknown_run":
           return errorResponse(404, "unknown_run", `runId ${start.runId} is not a run`);
       }

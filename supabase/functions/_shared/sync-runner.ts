@@ -18,6 +18,7 @@ import type { RateLimiter } from "./rate-limiter.ts";
 import type { SyncRequest } from "./sync-request.ts";
 import { type AccountResult, syncClaimedAccount } from "./account-sync.ts";
 import { createThreadsApiStats } from "./threads-api.ts";
+import { deadlineSignal } from "./deadline.ts";
 
 export interface RunnerDeps {
   sql: Sql;
@@ -36,6 +37,7 @@ export type StartOutcome =
   | { kind: "skipped"; runId: string; runningRunId: string | null }
   | { kind: "finished"; runId: string }
   | { kind: "lock_lost"; runId: string }
+  | { kind: "wrong_job_type"; runId: string; jobType: string }
   | { kind: "unknown_run"; runId: string };
 
 export interface RunSummary {
@@ -71,6 +73,9 @@ export async function startRun(deps: RunnerDeps, request: SyncRequest): Promise<
     }
     if (row.outcome === "finished") return { kind: "finished", runId: request.runId };
     if (row.outcome === "lock_lost") return { kind: "lock_lost", runId: request.runId };
+    if (row.outcome === "wrong_job_type") {
+      return { kind: "wrong_job_type", runId: request.runId, jobType: row.job_type };
+    }
     return { kind: "unknown_run", runId: request.runId };
   }
   const manual = Boolean(request.accountIds || request.workspaceId);
@@ -158,22 +163,25 @@ export async function workRun(
     probing: breaker.probing,
   });
 
-  let lockLost = false;
+  // One stop flag for every worker of the invocation: the lock was lost, or a worker failed
+  // (a database fault); the others finish the account in hand and claim no more.
+  const stop = { lockLost: false, crashed: undefined as unknown };
   const heartbeat = setInterval(async () => {
     try {
       const [{ ok }] = await sql`select public.heartbeat_sync_run(${runId}, ${worker},
         ${ttl}::interval) as ok`;
-      if (!ok) lockLost = true;
+      if (!ok) stop.lockLost = true;
     } catch (error) {
       log.warn("heartbeat_failed", { error: String(error) });
     }
   }, Math.min(30_000, config.SYNC_LOCK_TTL_MINUTES * 60_000 / 5));
+  // Claims stop at the budget; accounts in flight then get a quarter of it more (at least 1 s)
+  // to finish before the deadline stops them, so a hand-off rarely cuts an account short.
+  const deadlineAt = deadlineSignal(deadline + Math.max(config.SYNC_TIME_BUDGET_MS / 4, 1000));
 
   let processed = 0;
-  const stepMs: Record<string, number> = {};
   const record = (r: AccountResult) => {
     processed++;
-    for (const [k, v] of Object.entries(r.stepMs)) stepMs[`${k}_ms`] = (stepMs[`${k}_ms`] ?? 0) + v;
     if (r.outcome === "completed" || !r.apiTrouble) {
       breaker.consecutive = 0;
       breaker.probing = false;
@@ -183,9 +191,11 @@ export async function workRun(
       if (breaker.probing || breaker.consecutive >= BREAKER_THRESHOLD) breaker.open = true;
     }
   };
+  const mayClaim = () =>
+    Date.now() < deadline && !stop.lockLost && !breaker.open && stop.crashed === undefined;
 
   const slot = async (index: number) => {
-    while (Date.now() < deadline && !lockLost && !breaker.open) {
+    while (mayClaim()) {
       // While probing after an outage, one account goes first; the others wait for its result.
       if (breaker.probing && index > 0) {
         await sleep(200);
@@ -204,6 +214,7 @@ export async function workRun(
               apiStats,
               fetch: deps.fetch,
               breakerOpen: () => breaker.open,
+              signal: deadlineAt.signal,
             },
             runId,
             account,
@@ -231,24 +242,31 @@ export async function workRun(
     }
   };
 
-  try {
-    await Promise.all(Array.from({ length: config.SYNC_BATCH_SIZE }, (_, i) => slot(i)));
-  } finally {
-    clearInterval(heartbeat);
+  // allSettled: the heartbeat stops, and the run is handed off or finished, only once every
+  // worker has stopped; a failed worker stops the others through the flag instead of leaving
+  // them claiming with no lease renewal.
+  const settled = await Promise.allSettled(
+    Array.from({ length: config.SYNC_BATCH_SIZE }, (_, i) =>
+      slot(i).catch((error) => {
+        stop.crashed ??= error;
+        throw error;
+      })),
+  );
+  clearInterval(heartbeat);
+  deadlineAt.cancel();
+  if (probedFirst) {
+    await sql`select public.add_sync_run_figures(${runId}, ${
+      sql.json({ probed_after_outage: true })
+    })`;
   }
-
-  await sql`select public.add_sync_run_figures(${runId}, ${
-    sql.json({
-      api_calls: apiStats.calls,
-      api_retries: apiStats.retries,
-      api_rate_limit_errors: apiStats.rateLimitErrors,
-      api_limiter_wait_ms: Math.round(apiStats.limiterWaitMs),
-      accounts_processed: processed,
-      ...(probedFirst ? { probed_after_outage: true } : {}),
-      invocation_ms: Date.now() - deps.invocationStartedAt,
-      ...stepMs,
-    })
-  })`;
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) {
+    // The accounts it held go back to the run when their leases expire. The run is handed off
+    // only when this invocation got somewhere; otherwise (the database keeps failing) the next
+    // trigger resumes it, rather than a chain of invocations failing back to back.
+    log.error("worker_failed", { error: String(failed.reason), accounts_processed: processed });
+  }
+  const mayHandOff = !stop.lockLost && (failed === undefined || processed > 0);
 
   const [progress] = await sql`select * from public.run_progress(${runId})`;
   let status = "running";
@@ -267,7 +285,7 @@ export async function workRun(
     log.error("circuit_breaker_opened", { reason: error.message });
   } else if (progress.pending + progress.in_progress === 0) {
     [{ status }] = await sql`select public.finish_sync_run(${runId}) as status`;
-  } else if (!lockLost) {
+  } else if (mayHandOff) {
     await sql`select public.hand_off_sync_run(${runId}, ${ttl}::interval)`;
     handedOff = true;
     log.info("run_handed_off", { unfinished: progress.pending + progress.in_progress });
@@ -290,7 +308,10 @@ export async function workRun(
       accountsProcessed: processed,
       apiCalls: apiStats.calls,
     },
-    error,
+    error: error ?? (failed && {
+      code: "worker_failed",
+      message: `A worker of this invocation failed: ${String(failed.reason)}`,
+    }),
   };
   log.info(status === "running" ? "run_invocation_finished" : "run_finished", {
     status,

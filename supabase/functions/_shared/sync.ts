@@ -14,6 +14,7 @@
  */
 import type { Sql } from "./db.ts";
 import type { Logger } from "./log.ts";
+import { checkDeadline, DeadlineReached } from "./deadline.ts";
 import { ThreadsApiError } from "./errors.ts";
 import type { PostInsights, ThreadsApiClient, ThreadsPost } from "./threads-api.ts";
 
@@ -32,6 +33,8 @@ export interface StepContext {
   log: Logger;
   /** Insight calls of one account in flight at once; the shared limiter paces them all. */
   insightConcurrency: number;
+  /** The invocation's deadline: steps stop between pages and chunks once it aborts. */
+  signal?: AbortSignal;
   now?: () => Date;
 }
 
@@ -48,37 +51,51 @@ export interface StepResult {
 const POSTS_OVERLAP_MS = 24 * 3600_000;
 
 /**
- * New and changed posts. The first sync of an account reads its whole history; later ones
- * read only posts published since the newest stored one (less a day of overlap).
+ * New and changed posts, written page by page. The first sync of an account reads its whole
+ * history, and each page is written together with the cursor of the next one
+ * (record_posts_page), so a history longer than one invocation advances across invocations and
+ * runs instead of restarting. Later syncs read only posts published since the newest stored one
+ * (less a day of overlap). At the deadline the step stops between pages (DeadlineReached).
  */
 export async function syncPostsForAccount(ctx: StepContext): Promise<StepResult> {
   const capturedAt = (ctx.now ?? (() => new Date()))();
-  const [{ newest }] = await ctx.sql`
-    select max(published_at) as newest from public.workspace_threads_posts
-    where workspace_threads_account_id = ${ctx.account.id}`;
-  const since = newest ? new Date(new Date(newest).getTime() - POSTS_OVERLAP_MS) : undefined;
-  const posts = await ctx.client.listThreads({ since });
-  const rows = posts.map(toPostRow);
-  const mode = since ? "since_newest" : "full_history";
-  if (ctx.dryRun) {
-    const ids = rows.map((r) => r.threads_post_id);
-    const [{ known }] = await ctx.sql`
-      select count(*)::int as known from public.workspace_threads_posts
-      where workspace_threads_account_id = ${ctx.account.id} and threads_post_id = any(${ids})`;
-    return {
-      status: "completed",
-      items: rows.length,
-      detail: { mode, fetched: rows.length, would_insert: rows.length - known },
-    };
-  }
-  if (rows.length === 0) return { status: "completed", items: 0, detail: { mode, fetched: 0 } };
-  const [{ result }] = await ctx.sql`
-    select public.upsert_posts(${ctx.account.id}, ${ctx.sql.json(rows)}, ${capturedAt}) as result`;
-  return {
-    status: "completed",
-    items: rows.length,
-    detail: { mode, fetched: rows.length, ...result },
+  const [state] = await ctx.sql<
+    { cursor: string | null; history_synced_at: Date | null; newest: Date | null }[]
+  >`
+    select a.posts_history_cursor as cursor, a.posts_history_synced_at as history_synced_at,
+      (select max(p.published_at) from public.workspace_threads_posts p
+       where p.workspace_threads_account_id = a.id) as newest
+    from public.workspace_threads_accounts a where a.id = ${ctx.account.id}`;
+  const history = !state.history_synced_at;
+  const since = !history && state.newest
+    ? new Date(new Date(state.newest).getTime() - POSTS_OVERLAP_MS)
+    : undefined;
+  const after = history ? state.cursor ?? undefined : undefined;
+  const mode = history ? (after ? "history_resumed" : "full_history") : "since_newest";
+  const detail: Record<string, unknown> = { mode, fetched: 0, pages: 0 };
+  const add = (counts: Record<string, unknown>) => {
+    for (const [key, value] of Object.entries(counts)) {
+      if (typeof value === "number") detail[key] = ((detail[key] as number) ?? 0) + value;
+    }
   };
+  for await (const page of ctx.client.threadPages({ since, after })) {
+    const rows = page.posts.map(toPostRow);
+    add({ fetched: rows.length, pages: 1 });
+    if (ctx.dryRun) {
+      const ids = rows.map((r) => r.threads_post_id);
+      const [{ known }] = await ctx.sql`
+        select count(*)::int as known from public.workspace_threads_posts
+        where workspace_threads_account_id = ${ctx.account.id} and threads_post_id = any(${ids})`;
+      add({ would_insert: rows.length - known });
+    } else {
+      const [{ result }] = await ctx.sql`
+        select public.record_posts_page(${ctx.account.id}, ${ctx.sql.json(rows)}, ${capturedAt},
+          ${history}, ${page.nextCursor ?? null}) as result`;
+      add(result ?? {});
+    }
+    if (page.nextCursor) checkDeadline(ctx.signal, `reading posts after page ${detail.pages}`);
+  }
+  return { status: "completed", items: detail.fetched as number, detail };
 }
 
 function toPostRow(post: ThreadsPost) {
@@ -132,49 +149,67 @@ async function postsDueForMetrics(ctx: StepContext, now: Date) {
     limit ${METRICS_POSTS_PER_RUN}`;
 }
 
+/** Posts whose insights are fetched and then written as one capture. */
+export const METRICS_CHUNK_SIZE = 100;
+
 /**
  * Per-post insights of the posts due, fetched concurrently under the shared limiter and
- * written as one capture. A post the API no longer has is left out; a rate limit or a failure
- * that survives the client's retries stops further calls, and what was fetched is still
- * written (the step is then partial).
+ * written chunk by chunk (a capture per chunk), so an invocation stopped midway keeps what it
+ * wrote and the next one starts with the posts still due. A post the API no longer has is
+ * left out; a rate limit or a failure that survives the client's retries stops further calls,
+ * and what was fetched is still written (the step is then partial). At the deadline the chunk
+ * in hand is written and the step stops (DeadlineReached).
  */
 export async function syncMetricsForAccount(ctx: StepContext): Promise<StepResult> {
-  const capturedAt = (ctx.now ?? (() => new Date()))();
-  const due = await postsDueForMetrics(ctx, capturedAt);
-  const fetched: MetricsRow[] = [];
-  let gone = 0;
+  const due = await postsDueForMetrics(ctx, (ctx.now ?? (() => new Date()))());
+  const detail: Record<string, unknown> = { due: due.length, fetched: 0, gone: 0 };
   let stoppedBy: ThreadsApiError | undefined;
-  let next = 0;
-  const worker = async () => {
-    while (!stoppedBy && next < due.length) {
-      const post = due[next++];
-      try {
-        const insights = await ctx.client.getPostInsights(post.threads_post_id);
-        fetched.push({ threads_post_id: post.threads_post_id, ...insights });
-      } catch (error) {
-        if (error instanceof ThreadsApiError && error.kind === "not_found") gone++;
-        else if (error instanceof ThreadsApiError && error.kind !== "auth_expired") {
-          stoppedBy ??= error;
-        } else throw error;
+  let deadline: DeadlineReached | undefined;
+  let fetchedTotal = 0;
+  for (let start = 0; start < due.length && !stoppedBy && !deadline; start += METRICS_CHUNK_SIZE) {
+    const chunk = due.slice(start, start + METRICS_CHUNK_SIZE);
+    const capturedAt = (ctx.now ?? (() => new Date()))();
+    const fetched: MetricsRow[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (!stoppedBy && !deadline && next < chunk.length) {
+        const post = chunk[next++];
+        try {
+          const insights = await ctx.client.getPostInsights(post.threads_post_id);
+          fetched.push({ threads_post_id: post.threads_post_id, ...insights });
+        } catch (error) {
+          if (error instanceof DeadlineReached) deadline ??= error;
+          else if (error instanceof ThreadsApiError && error.kind === "not_found") {
+            detail.gone = (detail.gone as number) + 1;
+          } else if (error instanceof ThreadsApiError && error.kind !== "auth_expired") {
+            stoppedBy ??= error;
+          } else throw error;
+        }
       }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(ctx.insightConcurrency, due.length) }, worker));
-  const detail: Record<string, unknown> = { due: due.length, fetched: fetched.length, gone };
-  if (fetched.length > 0) {
+    };
+    await Promise.all(
+      Array.from({ length: Math.min(ctx.insightConcurrency, chunk.length) }, worker),
+    );
+    fetchedTotal += fetched.length;
+    if (fetched.length === 0) continue;
     if (ctx.dryRun) {
-      detail.would_change = await countChangedMetrics(ctx, fetched);
-    } else {
-      const [{ result }] = await ctx.sql`
-        select public.record_post_metrics(${ctx.account.id}, ${capturedAt},
-          ${ctx.sql.json(fetched)}) as result`;
-      Object.assign(detail, result);
+      detail.would_change = ((detail.would_change as number) ?? 0) +
+        await countChangedMetrics(ctx, fetched);
+      continue;
+    }
+    const [{ result }] = await ctx.sql`
+      select public.record_post_metrics(${ctx.account.id}, ${capturedAt},
+        ${ctx.sql.json(fetched)}) as result`;
+    for (const [key, value] of Object.entries(result ?? {})) {
+      if (typeof value === "number") detail[key] = ((detail[key] as number) ?? 0) + value;
     }
   }
-  if (stoppedBy && fetched.length === 0) throw stoppedBy;
+  detail.fetched = fetchedTotal;
+  if (deadline) throw deadline;
+  if (stoppedBy && fetchedTotal === 0) throw stoppedBy;
   return {
     status: stoppedBy ? "partial" : "completed",
-    items: fetched.length,
+    items: fetchedTotal,
     detail,
     error: stoppedBy,
   };

@@ -22,6 +22,7 @@
 import type { z } from "zod";
 import { errorFromAnswer, ThreadsApiError, USER_RATE_LIMIT_CODE } from "./errors.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { checkDeadline } from "./deadline.ts";
 import { type RateLimiter, readUsageHeaders } from "./rate-limiter.ts";
 import {
   backoffDelay,
@@ -79,6 +80,8 @@ export interface ThreadsApiClientOptions {
   logger?: Logger;
   /** Counters to add to; pass one object to several clients to total a run. */
   stats?: ThreadsApiStats;
+  /** The caller's deadline: once aborted, no call starts and one in flight stops (DeadlineReached). */
+  signal?: AbortSignal;
 }
 
 export interface ThreadsApiStats {
@@ -103,6 +106,14 @@ export interface ListThreadsOptions {
   until?: Date | number;
   /** Defaults to `me`. */
   userId?: string;
+  /** Resume paging at this cursor (one a page before carried as `nextCursor`). */
+  after?: string;
+}
+
+/** One page of posts and the cursor of the page after it (undefined on the last page). */
+export interface ThreadsPage {
+  posts: ThreadsPost[];
+  nextCursor?: string;
 }
 
 export interface UserInsightsOptions {
@@ -126,15 +137,20 @@ interface CallSpec<T> {
 }
 
 /** The options with their defaults applied. */
-type Settings = Required<Omit<ThreadsApiClientOptions, "backoff" | "stats" | "logger">> & {
-  backoff: BackoffPolicy;
-};
+type Settings =
+  & Required<
+    Omit<ThreadsApiClientOptions, "backoff" | "stats" | "logger" | "signal">
+  >
+  & {
+    backoff: BackoffPolicy;
+  };
 
 export class ThreadsApiClient {
   // Private fields: the token cannot be reached, enumerated or serialised from outside.
   readonly #o: Settings;
   readonly #log: Logger;
   readonly #stats: ThreadsApiStats;
+  readonly #signal?: AbortSignal;
 
   constructor(options: ThreadsApiClientOptions) {
     if (!options.accessToken) throw new Error("accessToken must be a non-empty string");
@@ -149,13 +165,14 @@ export class ThreadsApiClient {
       maxPages: 500,
       sleep: delay,
       random: Math.random,
-      ...withoutUndefined(options),
+      ...withoutUndefined({ ...options, signal: undefined }),
       baseUrl: options.baseUrl.replace(/\/+$/, ""),
       pageSize: Math.min(100, Math.max(1, options.pageSize ?? 100)),
       backoff: { ...DEFAULT_BACKOFF, ...options.backoff },
     };
     this.#log = options.logger ?? createLogger({ component: "threads-api" });
     this.#stats = options.stats ?? createThreadsApiStats();
+    this.#signal = options.signal;
   }
 
   /** A snapshot of this client's counters (or of the shared object it was given). */
@@ -175,15 +192,16 @@ export class ThreadsApiClient {
   /** Every post of the account (or those published since `since`), newest first, de-duplicated. */
   async listThreads(options: ListThreadsOptions = {}): Promise<ThreadsPost[]> {
     const posts: ThreadsPost[] = [];
-    for await (const page of this.threadPages(options)) posts.push(...page);
+    for await (const page of this.threadPages(options)) posts.push(...page.posts);
     return posts;
   }
 
   /**
    * The account's posts page by page, following `paging.next` until it is absent (a page may
-   * be empty and still have one). Posts already seen on an earlier page are left out.
+   * be empty and still have one). Posts already seen on an earlier page are left out. Each
+   * page carries the cursor of the next one, so a caller can stop and resume there later.
    */
-  async *threadPages(options: ListThreadsOptions = {}): AsyncGenerator<ThreadsPost[]> {
+  async *threadPages(options: ListThreadsOptions = {}): AsyncGenerator<ThreadsPage> {
     const userId = this.#checkId(options.userId ?? "me", "list the account's threads");
     const sinceS = options.since === undefined
       ? undefined
@@ -195,7 +213,7 @@ export class ThreadsApiClient {
     if (sinceS !== undefined) params.since = String(sinceS);
     if (options.until !== undefined) params.until = String(epochSeconds(toMs(options.until)));
     const seen = new Set<string>();
-    let after: string | undefined;
+    let after = options.after;
     for (let page = 1;; page++) {
       const target = this.#target(`/${userId}/threads`, after ? { ...params, after } : params);
       if (page > this.#o.maxPages) {
@@ -221,9 +239,11 @@ export class ThreadsApiClient {
         // (at the API's precision: whole seconds).
         return sinceS === undefined || Date.parse(post.timestamp) >= sinceS * 1000;
       });
-      if (fresh.length > 0) yield fresh;
       const next = body.paging?.next;
-      if (!next) return;
+      if (!next) {
+        yield { posts: fresh };
+        return;
+      }
       // Rebuild the next request from our own base URL: `next` carries the token, and we
       // never send it anywhere the configuration did not name.
       const nextAfter = afterCursorOf(next) ?? body.paging?.cursors?.after;
@@ -239,6 +259,7 @@ export class ThreadsApiClient {
           }),
         );
       }
+      yield { posts: fresh, nextCursor: nextAfter };
       after = nextAfter;
     }
   }
@@ -361,10 +382,14 @@ export class ThreadsApiClient {
   }
 
   async #attempt<T>(spec: CallSpec<T>, attempt: number): Promise<T> {
+    checkDeadline(this.#signal, `before calling ${spec.endpoint}`);
     this.#stats.limiterWaitMs += await this.#o.limiter.acquire();
+    checkDeadline(this.#signal, `before calling ${spec.endpoint}`);
     this.#stats.calls++;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), this.#o.timeoutMs);
+    const stopAtDeadline = () => controller.abort();
+    this.#signal?.addEventListener("abort", stopAtDeadline);
     let status: number;
     let headers: Headers;
     let text: string;
@@ -378,6 +403,7 @@ export class ThreadsApiClient {
       headers = response.headers;
       text = await response.text();
     } catch (error) {
+      checkDeadline(this.#signal, `waiting for ${spec.endpoint}`);
       throw new ThreadsApiError({
         kind: "transient",
         endpoint: spec.endpoint,
@@ -389,6 +415,7 @@ export class ThreadsApiClient {
       });
     } finally {
       clearTimeout(timer);
+      this.#signal?.removeEventListener("abort", stopAtDeadline);
     }
     const usage = readUsageHeaders(headers);
     if (usage.appUsagePercent !== undefined) this.#o.limiter.onUsage(usage.appUsagePercent);

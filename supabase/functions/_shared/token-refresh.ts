@@ -176,7 +176,10 @@ export async function workTokenRefreshRun(
   let done = false;
   // Every invocation does at least one account, however little budget is left when it starts:
   // otherwise a run could hand off forever without progress.
-  const mayGoOn = () => !lockLost && (Date.now() < deadline || processed === 0);
+  // A worker that fails (a database fault while recording) stops the others through this flag.
+  let crashed: unknown;
+  const mayGoOn = () =>
+    !lockLost && crashed === undefined && (Date.now() < deadline || processed === 0);
   try {
     while (mayGoOn()) {
       const due = await sql<DueToken[]>`select account_id, username, token_id,
@@ -197,9 +200,16 @@ export async function workTokenRefreshRun(
           if (results.length < MAX_LISTED_RESULTS) results.push(result);
         }
       };
-      await Promise.all(
-        Array.from({ length: Math.min(config.SYNC_BATCH_SIZE, due.length) }, worker),
+      // allSettled: the round (and then the run's close-out) ends only when every worker
+      // has stopped, so the run is never closed while a worker still refreshes a token.
+      const settled = await Promise.allSettled(
+        Array.from(
+          { length: Math.min(config.SYNC_BATCH_SIZE, due.length) },
+          () => worker().catch((error) => (crashed ??= error, Promise.reject(error))),
+        ),
       );
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed) throw failed.reason;
       // A short round, all of it done: nothing else was due (no need to ask again, or to
       // hand off an empty remainder).
       if (due.length < ROUND_SIZE && next >= due.length) {
