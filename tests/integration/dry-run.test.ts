@@ -183,9 +183,9 @@ Deno.test({
   sanitizeResources: false,
   fn: async () => {
     const sql = await testDb();
+    const ws = await newWorkspace(2, 3);
+    const [good, bad] = ws.accounts.map((a) => ws.accountIds.get(a.id)!);
     try {
-      const ws = await newWorkspace(2, 3);
-      const [good, bad] = ws.accounts.map((a) => ws.accountIds.get(a.id)!);
       // Well-formed, but sealed with another key.
       await sql`update public.workspace_threads_tokens
         set access_token_encrypted = 'v1.AAAAAAAAAAAAAAAA.' || repeat('B', 40)
@@ -205,6 +205,9 @@ Deno.test({
         where run_id = ${reply.body.runId} and workspace_threads_account_id = ${bad}`;
       assertEquals([row.status, row.error_code], ["failed", "token_unreadable"]);
     } finally {
+      // Runs over all accounts in later tests must not meet this account.
+      await sql`update public.workspace_threads_accounts
+        set is_active = false, deactivated_at = now() where id = ${bad}`;
       await sql.end();
     }
   },
