@@ -18,7 +18,7 @@ Which accounts:
                          an age (30m, 2h, 1d) or an ISO time (2026-11-23T10:00:00Z);
                          with --workspace, only that workspace's
   --max-accounts N       at most N accounts, least recently synced first
-  --dry-run              fetch and compute, write nothing; print what would change
+  --dry-run              fetch and compute, write no synced data; print what would change
 
 Where (default: the local stack, STACK_NAME=dev):
   --url URL              a hosted project, https://<ref>.supabase.co

@@ -104,12 +104,19 @@ interface DryRunStep {
 /** A dry run's answer: per account, what a real sync would write. */
 // deno-lint-ignore no-explicit-any
 export function renderDryRun(reply: any, p: Palette): string {
-  const accounts: { username: string; steps: Record<string, DryRunStep> }[] = reply.accounts ??
-    [];
+  const accounts: {
+    username: string;
+    steps: Record<string, DryRunStep>;
+    error?: { code?: string };
+  }[] = reply.accounts ?? [];
   const out = [
-    `${p.bold("Dry run")}: nothing was written. ${accounts.length} account(s), ` +
+    `${p.bold("Dry run")}: no synced data was written. ${accounts.length} account(s), ` +
     `${reply.apiCalls ?? 0} API calls, ${formatDuration((reply.durationMs ?? 0) / 1000)}.`,
   ];
+  const left = reply.notAttempted?.length ?? 0;
+  if (left > 0) {
+    out.push(p.yellow(`  ${left} more account(s) not attempted: the time budget was spent.`));
+  }
   if (accounts.length === 0) {
     out.push(p.dim("  No account is eligible (active, with a usable token)."));
     return out.join("\n");
@@ -122,7 +129,8 @@ export function renderDryRun(reply: any, p: Palette): string {
     const metrics = a.steps.sync_metrics ?? {};
     const insights = a.steps.sync_account_insights ?? {};
     const changed = insights.would_change;
-    const problem = failure(a.steps);
+    // An account stopped before its steps (unreadable token, spent budget) says why itself.
+    const problem = failure(a.steps) || (a.error?.code ?? "");
     return [
       `@${a.username}`,
       posts.status === "failed" ? "-" : `${posts.would_insert ?? 0} of ${posts.fetched ?? 0}`,

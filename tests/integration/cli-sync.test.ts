@@ -1,6 +1,6 @@
 // `npm run sync` as an operator runs it: a subprocess against the test stack, the real
 // scheduled-sync function behind it, the database checked afterwards. What an operator
-// relies on: a dry run writes nothing, a wrong secret says so, a run ends with its summary and
+// relies on: a dry run writes no synced data, a wrong secret says so, a run ends with its summary and
 // the exit status a script expects, --failed-since re-runs exactly the accounts that failed,
 // and a sync that finds a scheduled run going follows it instead of failing.
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
@@ -39,7 +39,7 @@ async function footprint(sql: Awaited<ReturnType<typeof testDb>>, workspaceId: s
 }
 
 Deno.test({
-  name: "sync --dry-run --workspace prints what would change, writes nothing and exits 0",
+  name: "sync --dry-run --workspace prints what would change, writes no synced data and exits 0",
   sanitizeResources: false,
   fn: async () => {
     const sql = await testDb();
@@ -48,13 +48,19 @@ Deno.test({
       const before = await footprint(sql, ws.workspaceId);
       const result = await sync(["--dry-run", "--workspace", ws.workspaceId]);
       assertEquals(result.code, 0, result.stderr);
-      assertMatch(result.stdout, /Dry run: nothing was written\. 2 account\(s\)/);
+      assertMatch(result.stdout, /Dry run: no synced data was written\. 2 account\(s\)/);
       for (const account of ws.accounts) {
         // Five posts per account, none stored yet: all five would be new.
         assertMatch(result.stdout, new RegExp(`@${account.username}\\s+5 of 5`));
       }
-      assertEquals(await footprint(sql, ws.workspaceId), before);
+      // Only the dry run's own record (one row per account, for the API call budget).
+      assertEquals(await footprint(sql, ws.workspaceId), { ...before, logs: 2 });
       assertEquals(before.posts + before.logs + before.runs + before.synced, 0);
+      const [{ kinds }] = await sql`select array_agg(distinct l.job_type) as kinds
+        from public.sync_logs l join public.workspace_threads_accounts a
+          on a.id = l.workspace_threads_account_id
+        where a.workspace_id = ${ws.workspaceId}`;
+      assertEquals(kinds, ["dry_run"]);
     } finally {
       await sql.end();
     }

@@ -126,24 +126,35 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a dry run fetches and reports what would change, and writes nothing",
+  name:
+    "a dry run fetches and reports what would change, writes no synced data, and records its calls",
   sanitizeResources: false,
   fn: async () => {
     const sql = await testDb();
     try {
       const ws = await newWorkspace(1, 8);
-      const count = async () =>
-        (await sql`select (select count(*) from public.system_job_logs)
-          + (select count(*) from public.sync_logs)
-          + (select count(*) from public.workspace_threads_posts)
-          + (select count(*) from public.workspace_threads_post_metrics) as n`)[0].n;
-      const before = await count();
+      const synced = async () =>
+        (await sql`select (select count(*) from public.workspace_threads_posts)
+          + (select count(*) from public.workspace_threads_post_metrics)
+          + (select count(*) from public.workspace_threads_account_insights)
+          + (select count(*) from public.sync_run_accounts) as n`)[0].n;
+      const before = await synced();
       const reply = await callSync({ workspaceId: ws.workspaceId, dryRun: true });
       assertEquals(reply.status, 200, JSON.stringify(reply.body));
       assertEquals(reply.body.dryRun, true);
       assertEquals(reply.body.accounts.length, 1);
       assertEquals(reply.body.accounts[0].steps.sync_posts.would_insert, 8);
-      assertEquals(await count(), before, "nothing written");
+      assertEquals(await synced(), before, "no synced data written");
+      // Its own record: a dry_run run with one row per account carrying its API calls.
+      const [run] = await sql`select job_type, status, metadata from public.system_job_logs
+        where id = ${reply.body.runId}`;
+      assertEquals([run.job_type, run.status], ["dry_run", "completed"]);
+      assertEquals(run.metadata.api_calls, reply.body.apiCalls);
+      const rows = await sql`select job_type, status, (metadata ->> 'api_calls')::int as calls
+        from public.sync_logs where run_id = ${reply.body.runId}`;
+      assertEquals(rows.map((r) => [r.job_type, r.status, r.calls]), [
+        ["dry_run", "completed", reply.body.apiCalls],
+      ]);
     } finally {
       await sql.end();
     }

@@ -55,3 +55,36 @@ Deno.test("config lists previous keys after the current one", () => {
     old,
   ]);
 });
+
+Deno.test("config sets database timeouts by default and refuses ones that cannot work", () => {
+  const config = loadConfig(VALID);
+  assertEquals(
+    [
+      config.DB_STATEMENT_TIMEOUT_MS,
+      config.DB_LOCK_TIMEOUT_MS,
+      config.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    ],
+    [30_000, 10_000, 60_000],
+  );
+  const attempt = (env: Record<string, string>) => {
+    try {
+      loadConfig({ ...VALID, ...env });
+      return "";
+    } catch (error) {
+      return (error as Error).message;
+    }
+  };
+  assertMatch(attempt({ DB_LOCK_TIMEOUT_MS: "0" }), /DB_LOCK_TIMEOUT_MS must be at least 1/);
+  assertMatch(
+    attempt({ DB_STATEMENT_TIMEOUT_MS: "soon" }),
+    /DB_STATEMENT_TIMEOUT_MS must be a number/,
+  );
+  assertMatch(
+    attempt({ DB_STATEMENT_TIMEOUT_MS: "5000", DB_LOCK_TIMEOUT_MS: "8000" }),
+    /DB_LOCK_TIMEOUT_MS must be at most DB_STATEMENT_TIMEOUT_MS: current values are 8000 and 5000/,
+  );
+  assertMatch(
+    attempt({ DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: "3600001" }),
+    /DB_IDLE_IN_TRANSACTION_TIMEOUT_MS must be at most 3600000/,
+  );
+});

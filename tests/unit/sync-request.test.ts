@@ -20,6 +20,12 @@ Deno.test("a dry run waits for its answer unless told otherwise", async () => {
   assertEquals(parsed, { ok: true, request: { dryRun: true, wait: true, accountIds: [ID] } });
 });
 
+Deno.test("a dry run may look at up to 100 accounts; a real run at more", async () => {
+  for (const body of ['{"dryRun":true,"maxAccounts":100}', '{"maxAccounts":101}']) {
+    assertEquals((await parseSyncRequest(post(body))).ok, true, body);
+  }
+});
+
 Deno.test("bad bodies are refused with the field and the problem", async () => {
   const cases: [string, string][] = [
     ["{not json", "body must be JSON"],
@@ -27,6 +33,7 @@ Deno.test("bad bodies are refused with the field and the problem", async () => {
     ['{"accountIds":["' + ID + '","nope"]}', "accountIds[1] must be a UUID"],
     ['{"dryRun":"yes"}', "dryRun must be true or false"],
     ['{"maxAccounts":0}', "maxAccounts must be at least 1"],
+    ['{"dryRun":true,"maxAccounts":101}', "maxAccounts must be at most 100 for a dry run"],
     [
       '{"accountIds":["' + ID + '"],"workspaceId":"' + ID + '"}',
       "workspaceId cannot be combined with accountIds",

@@ -12,6 +12,26 @@ const positiveInt = (name: string, fallback: number, max: number) =>
     .min(1, `${name} must be at least 1`).max(max, `${name} must be at most ${max}`)
     .default(fallback);
 
+/**
+ * The database timeouts every function connection sets (milliseconds). Each keeps a worker
+ * from waiting until the platform kills it (150 s wall clock; the sync's budget is 110 s),
+ * with a pending write and no record of why:
+ *
+ *   statementMs          30 s: the sync's largest statement (one account's metrics, a few
+ *                        thousand rows) takes well under a second; 30 s leaves room for a
+ *                        slow disk and still fails inside the invocation.
+ *   lockMs               10 s: a sync's row locks are held for milliseconds, so a longer wait
+ *                        means someone else (an operator's LOCK TABLE, a migration) holds the
+ *                        table; fail the step and let the next run take it.
+ *   idleInTransactionMs  60 s: a transaction left open by a worker that stalled mid-way is
+ *                        ended by the server, so its locks do not block every later run.
+ */
+export const DB_TIMEOUT_DEFAULTS = Object.freeze({
+  statementMs: 30_000,
+  lockMs: 10_000,
+  idleInTransactionMs: 60_000,
+});
+
 const isBase64Of32Bytes = (value: string) => {
   try {
     return atob(value.trim()).length === 32;
@@ -58,6 +78,28 @@ export const configSchema = z.object({
   SYNC_ACCOUNT_DAILY_CALL_BUDGET: positiveInt("SYNC_ACCOUNT_DAILY_CALL_BUDGET", 48_000, 10_000_000),
   // The lease a heartbeat renews: bounds how long a dead worker blocks the schedule.
   SYNC_LOCK_TTL_MINUTES: positiveInt("SYNC_LOCK_TTL_MINUTES", 5, 120),
+  // Database timeouts of every function connection (see db.ts and DB_TIMEOUT_DEFAULTS).
+  DB_STATEMENT_TIMEOUT_MS: positiveInt(
+    "DB_STATEMENT_TIMEOUT_MS",
+    DB_TIMEOUT_DEFAULTS.statementMs,
+    600_000,
+  ),
+  DB_LOCK_TIMEOUT_MS: positiveInt("DB_LOCK_TIMEOUT_MS", DB_TIMEOUT_DEFAULTS.lockMs, 600_000),
+  DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: positiveInt(
+    "DB_IDLE_IN_TRANSACTION_TIMEOUT_MS",
+    DB_TIMEOUT_DEFAULTS.idleInTransactionMs,
+    3_600_000,
+  ),
+}).superRefine((config, ctx) => {
+  // A lock wait is part of its statement: a longer lock_timeout would never fire.
+  if (config.DB_LOCK_TIMEOUT_MS > config.DB_STATEMENT_TIMEOUT_MS) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["DB_LOCK_TIMEOUT_MS"],
+      message:
+        `DB_LOCK_TIMEOUT_MS must be at most DB_STATEMENT_TIMEOUT_MS: current values are ${config.DB_LOCK_TIMEOUT_MS} and ${config.DB_STATEMENT_TIMEOUT_MS}`,
+    });
+  }
 });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;

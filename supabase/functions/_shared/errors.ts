@@ -11,6 +11,7 @@
  * everything that came from outside is passed through `redact` first.
  */
 import { redact } from "./log.ts";
+import { sqlState } from "./postgres-errors.ts";
 import { graphErrorBodySchema } from "./threads-schemas.ts";
 
 export type ThreadsErrorKind =
@@ -225,6 +226,18 @@ function clean(text: string): string {
   return redact(text) as string;
 }
 
+/**
+ * The SQLSTATEs of the connection's timeouts (db.ts), recorded as `database_timeout`: the
+ * step's statement was cancelled (its transaction rolled back), so the step wrote nothing.
+ */
+const DATABASE_TIMEOUTS: Record<string, string> = {
+  "55P03": "a lock was not granted within lock_timeout (another session holds it, e.g. an " +
+    "operator's LOCK TABLE or a migration)",
+  "57014": "a statement was cancelled, as it ran longer than statement_timeout or an " +
+    "operator cancelled it",
+  "25P03": "a transaction stayed idle longer than idle_in_transaction_session_timeout",
+};
+
 /** A row's `error_code`/`error_message` pair for sync_logs: both always non-empty. */
 export interface SyncLogError {
   code: string;
@@ -252,6 +265,14 @@ export function toSyncLogError(
   }
   const detail = error instanceof Error ? error.message : String(error ?? "");
   const text = clean(detail).trim() || "no detail was given";
+  const timeout = DATABASE_TIMEOUTS[sqlState(error) ?? ""];
+  if (timeout) {
+    return {
+      code: "database_timeout",
+      message: `${prefix}Cannot finish the step as the database timed out: ${timeout} ` +
+        `(SQLSTATE ${sqlState(error)}: ${text}); nothing of the step was written`,
+    };
+  }
   return {
     code: "internal_error",
     message: `${prefix}Cannot finish the step as it failed: ${text}`,

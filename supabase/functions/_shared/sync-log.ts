@@ -7,7 +7,7 @@ import type { Sql } from "./db.ts";
 export interface SyncLogEntry {
   runId: string;
   accountId: string;
-  jobType: "sync_posts" | "sync_metrics" | "sync_account_insights" | "token_refresh";
+  jobType: "sync_posts" | "sync_metrics" | "sync_account_insights" | "token_refresh" | "dry_run";
   status: "completed" | "partial" | "failed" | "skipped";
   /** Which attempt of this account in the run (1 for the first). */
   attempt?: number;

@@ -5,8 +5,9 @@
  *   {}                                   a run over every active account (what pg_cron sends)
  *   {"accountIds": ["<uuid>", ...]}      a manual run of these accounts
  *   {"workspaceId": "<uuid>"}            a manual run of one workspace's accounts
- *   {"dryRun": true}                     fetch and compute, write nothing, answer what would change
- *   {"maxAccounts": 10}                  at most this many accounts
+ *   {"dryRun": true}                     fetch and compute, write no synced data, answer what would
+ *                                        change (the accounts a real run would take, 25 by default)
+ *   {"maxAccounts": 10}                  at most this many accounts (a dry run: at most 100)
  *   {"wait": true}                       answer with the run's summary instead of 202 at once
  *   {"runId": "<uuid>"}                  continue that run (sent by the function itself on hand-off)
  *
@@ -15,6 +16,14 @@
  */
 import { z } from "zod";
 import { parseJsonBody } from "./json-body.ts";
+
+/**
+ * A dry run calls the API for every account it looks at and answers only when done, inside
+ * one invocation: 25 accounts by default keeps the answer quick and readable, 100 at most
+ * keeps it within the time budget at the default pace (20 req/s, a few calls per account).
+ */
+export const DRY_RUN_DEFAULT_ACCOUNTS = 25;
+export const DRY_RUN_MAX_ACCOUNTS = 100;
 
 export const syncRequestSchema = z.strictObject({
   accountIds: z.array(z.uuid({ error: "must be a UUID" })).min(1, "must list at least one account")
@@ -31,6 +40,13 @@ export const syncRequestSchema = z.strictObject({
       code: "custom",
       path: ["workspaceId"],
       message: "cannot be combined with accountIds",
+    });
+  }
+  if (body.dryRun && body.maxAccounts !== undefined && body.maxAccounts > DRY_RUN_MAX_ACCOUNTS) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["maxAccounts"],
+      message: `must be at most ${DRY_RUN_MAX_ACCOUNTS} for a dry run`,
     });
   }
   if (body.runId && (body.accountIds || body.workspaceId || body.dryRun || body.maxAccounts)) {

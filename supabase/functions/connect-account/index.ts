@@ -7,7 +7,7 @@
  */
 import { getConfig } from "../_shared/config.ts";
 import { createConnectAccountHandler } from "../_shared/connect-account.ts";
-import { connect } from "../_shared/db.ts";
+import { connect, dbTimeouts } from "../_shared/db.ts";
 import { createLogger } from "../_shared/log.ts";
 import { RateLimiter } from "../_shared/rate-limiter.ts";
 
@@ -15,7 +15,7 @@ const config = getConfig();
 
 Deno.serve(createConnectAccountHandler({
   config,
-  sql: connect(config.SUPABASE_DB_URL, { max: 2 }),
+  sql: connect(config.SUPABASE_DB_URL, { max: 2, timeouts: dbTimeouts(config) }),
   limiter: new RateLimiter({ maxRps: config.THREADS_API_MAX_RPS }),
   log: createLogger({ function: "connect-account" }),
 }));

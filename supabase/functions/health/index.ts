@@ -10,11 +10,11 @@
 import { getConfig } from "../_shared/config.ts";
 import { hasBearerSecret } from "../_shared/auth.ts";
 import { preflight } from "../_shared/cors.ts";
-import { connect } from "../_shared/db.ts";
+import { connect, dbTimeouts } from "../_shared/db.ts";
 import { errorResponse, jsonResponse, methodNotAllowed, unauthorized } from "../_shared/http.ts";
 
 const config = getConfig();
-const sql = connect(config.SUPABASE_DB_URL, { max: 1 });
+const sql = connect(config.SUPABASE_DB_URL, { max: 1, timeouts: dbTimeouts(config) });
 
 export async function handleHealth(request: Request): Promise<Response> {
   if (request.method === "OPTIONS") return preflight();

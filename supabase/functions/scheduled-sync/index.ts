@@ -4,7 +4,7 @@
  * with the cron secret, and by itself when a run hands off (see _shared/sync-handler.ts).
  */
 import { getConfig } from "../_shared/config.ts";
-import { connect } from "../_shared/db.ts";
+import { connect, dbTimeouts } from "../_shared/db.ts";
 import { createLogger } from "../_shared/log.ts";
 import { RateLimiter } from "../_shared/rate-limiter.ts";
 import { createSyncHandler } from "../_shared/sync-handler.ts";
@@ -14,7 +14,10 @@ const config = getConfig();
 Deno.serve(createSyncHandler({
   config,
   // One connection per worker slot, plus the heartbeat's.
-  sql: connect(config.SUPABASE_DB_URL, { max: config.SYNC_BATCH_SIZE + 2 }),
+  sql: connect(config.SUPABASE_DB_URL, {
+    max: config.SYNC_BATCH_SIZE + 2,
+    timeouts: dbTimeouts(config),
+  }),
   // One limiter for every account of the invocation: they share the API budget.
   limiter: new RateLimiter({ maxRps: config.THREADS_API_MAX_RPS }),
   log: createLogger({ function: "scheduled-sync" }),

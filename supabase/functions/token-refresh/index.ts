@@ -5,7 +5,7 @@
  * secret, and by itself when a run hands off. See _shared/token-refresh-handler.ts.
  */
 import { getConfig } from "../_shared/config.ts";
-import { connect } from "../_shared/db.ts";
+import { connect, dbTimeouts } from "../_shared/db.ts";
 import { createLogger } from "../_shared/log.ts";
 import { RateLimiter } from "../_shared/rate-limiter.ts";
 import { createTokenRefreshHandler } from "../_shared/token-refresh-handler.ts";
@@ -17,7 +17,10 @@ Deno.serve(createTokenRefreshHandler({
   config,
   refreshConfig: loadTokenRefreshConfig(Deno.env.toObject()),
   // One connection per worker slot, plus the heartbeat's.
-  sql: connect(config.SUPABASE_DB_URL, { max: config.SYNC_BATCH_SIZE + 2 }),
+  sql: connect(config.SUPABASE_DB_URL, {
+    max: config.SYNC_BATCH_SIZE + 2,
+    timeouts: dbTimeouts(config),
+  }),
   limiter: new RateLimiter({ maxRps: config.THREADS_API_MAX_RPS }),
   log: createLogger({ function: "token-refresh" }),
 }));
