@@ -283,10 +283,10 @@ select is_empty(
        'public.begin_token_refresh_run(text,jsonb,interval,uuid,timestamptz)',
        'public.hand_off_token_refresh_run(uuid,interval,timestamptz)',
        'public.finish_token_refresh_run(uuid,text,text,timestamptz)']) f
-     where not pg_catalog.has_function_privilege('service_role', f::regprocedure, 'EXECUTE')
+     where pg_catalog.has_function_privilege('service_role', f::regprocedure, 'EXECUTE')
         or pg_catalog.has_function_privilege('anon', f::regprocedure, 'EXECUTE')
         or pg_catalog.has_function_privilege('authenticated', f::regprocedure, 'EXECUTE') $$,
-  'service_role may call the token functions; anon and authenticated may not');
+  'no API role may call the token functions (the functions connect as postgres)');
 set local role anon;
 select throws_ok($$ select * from public.account_token_health $$, '42501', 'permission denied for view account_token_health',
   'anon cannot read account_token_health');
