@@ -35,7 +35,11 @@ export async function dryRunSync(deps: RunnerDeps, request: SyncRequest) {
   for (const account of accounts) {
     const client = new ThreadsApiClient({
       baseUrl: deps.config.THREADS_API_BASE_URL,
-      accessToken: await decrypt(account.access_token_encrypted, tokenKeys(deps.config)),
+      accessToken: await decrypt(
+        account.access_token_encrypted,
+        tokenKeys(deps.config),
+        account.id,
+      ),
       limiter: deps.limiter,
       stats: apiStats,
       logger: deps.log,
