@@ -106,7 +106,7 @@ export async function runSeedDesignSync(
     const syncAccount = async (account: typeof accounts[number]) => {
       const client = new ThreadsApiClient({
         baseUrl: options.threadsApiBaseUrl,
-        accessToken: await decrypt(account.token, tokenEncryptionKey),
+        accessToken: await decrypt(account.token, tokenEncryptionKey, account.id),
         limiter,
         stats: apiStats,
         logger: log,

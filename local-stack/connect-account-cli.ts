@@ -1,8 +1,8 @@
 /**
  * npm run connect-account -- <options>: the operator's command for connecting Threads accounts.
- * It calls the connect-account Edge Function with the cron secret, so the token is checked
- * against the Threads API and stored encrypted exactly as the function does it, locally or on
- * a hosted project.
+ * It calls the connect-account Edge Function with its own secret (CONNECT_ACCOUNT_SECRET, not
+ * the cron secret), so the token is checked against the Threads API and stored encrypted
+ * exactly as the function does it, locally or on a hosted project.
  *
  *   --workspace <uuid> --token <token>    connect (or reconnect) the token's account
  *   --token-stdin                         read the token from stdin instead (keeps it out of
@@ -14,7 +14,8 @@
  *   --deactivate <account uuid>           disconnect an account (history is kept)
  *   --url <url>                           https://<ref>.supabase.co (or .../functions/v1);
  *                                         default: the local stack (STACK_* variables)
- *   --secret <cron secret>                default: CRON_SECRET, else the local stack's
+ *   --secret <secret>                     connect-account's secret; default:
+ *                                         CONNECT_ACCOUNT_SECRET, else the local stack's
  *   --json                                print the function's JSON answer
  *
  * Exit status: 0 connected/deactivated, 1 refused (the reason is printed), 2 bad usage.
@@ -27,7 +28,7 @@ import { status } from "./stack.ts";
 const USAGE = `usage:
   npm run connect-account -- --workspace <uuid> (--token <token> | --token-stdin)
                              [--expires-at <ISO date-time> | --expires-in <seconds>]
-                             [--url <project url>] [--secret <cron secret>] [--json]
+                             [--url <project url>] [--secret <connect-account secret>] [--json]
   npm run connect-account -- --deactivate <account uuid> [--url ...] [--secret ...] [--json]`;
 
 class UsageError extends Error {}
@@ -43,9 +44,11 @@ export function functionsBaseUrl(url: string): string {
 }
 
 async function target(values: { url?: string; secret?: string }) {
-  const secret = values.secret ?? Deno.env.get("CRON_SECRET");
+  const secret = values.secret ?? Deno.env.get("CONNECT_ACCOUNT_SECRET");
   if (values.url) {
-    if (!secret) throw new UsageError("--secret (or CRON_SECRET) is required with --url");
+    if (!secret) {
+      throw new UsageError("--secret (or CONNECT_ACCOUNT_SECRET) is required with --url");
+    }
     return { url: functionsBaseUrl(values.url), secret };
   }
   const stack = await status(stackConfigFromEnv());
@@ -54,7 +57,7 @@ async function target(values: { url?: string; secret?: string }) {
       `the local stack "${stack.name}" is not running: start it (npm run stack -- up) or pass --url`,
     );
   }
-  return { url: stack.functionsUrl, secret: secret ?? stack.cronSecret };
+  return { url: stack.functionsUrl, secret: secret ?? stack.connectAccountSecret };
 }
 
 async function buildBody(values: Record<string, string | boolean | undefined>) {

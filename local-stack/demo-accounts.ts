@@ -55,7 +55,7 @@ export async function connectAccounts(
         if (!token) {
           await tx`insert into public.workspace_threads_tokens
             (workspace_threads_account_id, access_token_encrypted, expires_at, is_primary)
-            values (${row.id}, ${await encrypt(account.token, tokenEncryptionKey)},
+            values (${row.id}, ${await encrypt(account.token, tokenEncryptionKey, row.id)},
               ${account.tokenExpiresAt}, true)`;
         }
       }

@@ -8,7 +8,8 @@
  *
  * Environment: STACK_NAME (dev), STACK_DB_PORT (54322), STACK_FUNCTIONS_PORT (54321),
  * STACK_SIMULATOR_PORT (54329), FUNCTIONS_WALL_CLOCK_LIMIT_MS (150000), THREADS_API_BASE_URL,
- * and the function variables (CRON_SECRET, SYNC_*, THREADS_*) passed through to the functions.
+ * and the function variables (CRON_SECRET, CONNECT_ACCOUNT_SECRET, SYNC_*, THREADS_*) passed
+ * through to the functions.
  */
 import { stackConfigFromEnv } from "./stack-config.ts";
 import { down, type StackStatus, status, up, wipe } from "./stack.ts";
@@ -22,6 +23,7 @@ function printStatus(s: StackStatus) {
     ["Threads API", `${s.threadsApiBaseUrl} (${s.services.simulator})`],
     ["Wall-clock limit", `${s.wallClockLimitMs} ms`],
     ["Cron secret", s.cronSecret],
+    ["Connect-account secret", s.connectAccountSecret],
     ["Anon key", s.anonKey],
     ["Service role key", s.serviceRoleKey],
     ["Logs", s.logsDir],

@@ -29,6 +29,7 @@ import type { HostOptions } from "./functions-host/host.ts";
 export interface StackSecrets {
   jwtSecret: string;
   cronSecret: string;
+  connectAccountSecret: string;
   tokenEncryptionKey: string;
   anonKey: string;
   serviceRoleKey: string;
@@ -41,6 +42,7 @@ export interface StackStatus {
   functionsUrl: string;
   threadsApiBaseUrl: string;
   cronSecret: string;
+  connectAccountSecret: string;
   tokenEncryptionKey: string;
   anonKey: string;
   serviceRoleKey: string;
@@ -54,7 +56,7 @@ export interface StackStatus {
 
 const SIMULATOR_CLI = join(PROJECT_ROOT, "local-stack", "simulator", "cli.ts");
 /** Variables of the `up` environment handed to the functions, as `supabase secrets set` would. */
-const PASSTHROUGH = /^(SYNC_|THREADS_|TOKEN_|CRON_SECRET$|LOG_)/;
+const PASSTHROUGH = /^(SYNC_|THREADS_|TOKEN_|CRON_SECRET$|CONNECT_ACCOUNT_SECRET$|LOG_)/;
 
 const pidFile = (config: StackConfig, component: string) => join(config.dir, `${component}.pid`);
 const logFile = (config: StackConfig, component: string) =>
@@ -76,6 +78,9 @@ async function loadSecrets(
   const secrets: StackSecrets = {
     jwtSecret,
     cronSecret: env.CRON_SECRET || stored.cronSecret || randomBase64(24).replace(/[+/=]/g, ""),
+    // connect-account's own secret (at least 32 bytes), never the cron secret.
+    connectAccountSecret: env.CONNECT_ACCOUNT_SECRET || stored.connectAccountSecret ||
+      randomBase64(33).replace(/[+/=]/g, "x"),
     tokenEncryptionKey: env.TOKEN_ENCRYPTION_KEY || stored.tokenEncryptionKey || randomBase64(32),
     // Long-lived keys like the ones `supabase start` prints for a local project.
     anonKey: stored.anonKey ??
@@ -138,6 +143,7 @@ function functionEnv(config: StackConfig, secrets: StackSecrets, env: Record<str
     SUPABASE_SERVICE_ROLE_KEY: secrets.serviceRoleKey,
     // Function secrets: defaults of this stack, then supabase/functions/.env, then `up`'s env.
     CRON_SECRET: secrets.cronSecret,
+    CONNECT_ACCOUNT_SECRET: secrets.connectAccountSecret,
     TOKEN_ENCRYPTION_KEY: secrets.tokenEncryptionKey,
     THREADS_API_BASE_URL: threadsApiBaseUrl(config),
     ...readDotEnv(join(PROJECT_ROOT, "supabase", "functions", ".env")),
@@ -294,6 +300,7 @@ export async function status(config: StackConfig): Promise<StackStatus> {
     functionsUrl: functionsUrl(config),
     threadsApiBaseUrl: threadsApiBaseUrl(config),
     cronSecret: secrets.cronSecret ?? "",
+    connectAccountSecret: secrets.connectAccountSecret ?? "",
     tokenEncryptionKey: secrets.tokenEncryptionKey ?? "",
     anonKey: secrets.anonKey ?? "",
     serviceRoleKey: secrets.serviceRoleKey ?? "",

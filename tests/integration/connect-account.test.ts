@@ -40,7 +40,9 @@ async function post(
 ) {
   const stack = await testStack();
   const headers: Record<string, string> = { "Content-Type": "application/json" };
-  const secret = options.secret === undefined ? stack.cronSecret : options.secret;
+  const secret = options.secret === undefined
+    ? (name === "connect-account" ? stack.connectAccountSecret : stack.cronSecret)
+    : options.secret;
   if (secret !== null) headers.Authorization = `Bearer ${secret}`;
   const response = await fetch(`${await functionsUrl()}/${name}`, {
     method: options.method ?? "POST",
@@ -125,10 +127,10 @@ Deno.test({
       assertEquals(row.id, reply.body.account.id);
       const stored = await primaryTokens(sql, row.id);
       assertEquals(stored.length, 1);
-      assertMatch(stored[0].access_token_encrypted, /^v1\./);
+      assertMatch(stored[0].access_token_encrypted, new RegExp(`^v2\\.${row.id}\\.`));
       assert(!stored[0].access_token_encrypted.includes(account.token), "encrypted at rest");
       assertEquals(
-        await decrypt(stored[0].access_token_encrypted, stack.tokenEncryptionKey),
+        await decrypt(stored[0].access_token_encrypted, stack.tokenEncryptionKey, row.id),
         account.token,
       );
       assertEquals(stored[0].obtained_via, "connect");
@@ -174,7 +176,7 @@ Deno.test({
       assert(rows[0].revoked_at !== null, "the first token is revoked");
       assertEquals(rows.filter((r) => r.revoked_at === null).length, 1, "one live token");
       assertEquals(
-        await decrypt(rows[1].access_token_encrypted, stack.tokenEncryptionKey),
+        await decrypt(rows[1].access_token_encrypted, stack.tokenEncryptionKey, accountId),
         second.token,
       );
 
@@ -277,6 +279,12 @@ Deno.test({
       ][] = [
         [post("connect-account", {}, { secret: null }), 401, /unauthorized/],
         [post("connect-account", {}, { secret: "a-wrong-secret-of-length" }), 401, /unauthorized/],
+        // The cron secret (in Vault, for pg_cron) does not connect accounts.
+        [
+          post("connect-account", {}, { secret: (await testStack()).cronSecret }),
+          401,
+          /unauthorized/,
+        ],
         [post("connect-account", {}, { method: "GET" }), 405, /method_not_allowed/],
         [connect({ workspaceId }), 400, /accessToken is required/],
         [
@@ -364,7 +372,7 @@ Deno.test({
         "--url",
         (await functionsUrl()).replace(/\/functions\/v1$/, ""),
         "--secret",
-        stack.cronSecret,
+        stack.connectAccountSecret,
       ];
       const ok = await runCli(
         [

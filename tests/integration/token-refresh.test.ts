@@ -38,7 +38,12 @@ async function post(name: string, body: unknown, env: Record<string, string> = {
   const stack = await testStack();
   const response = await fetch(`${await functionsUrl(env)}/${name}`, {
     method: "POST",
-    headers: { "Content-Type": "application/json", Authorization: `Bearer ${stack.cronSecret}` },
+    headers: {
+      "Content-Type": "application/json",
+      Authorization: `Bearer ${
+        name === "connect-account" ? stack.connectAccountSecret : stack.cronSecret
+      }`,
+    },
     body: JSON.stringify(body),
   });
   const text = await response.text();
@@ -137,7 +142,12 @@ Deno.test({
       const after = await primary(sql, nearId);
       assertNotEquals(after.id, before.id);
       assertEquals(after.obtained_via, "refresh");
-      const newToken = await decrypt(after.access_token_encrypted, stack.tokenEncryptionKey);
+      assertMatch(after.access_token_encrypted, new RegExp(`^v2\\.${nearId}\\.`));
+      const newToken = await decrypt(
+        after.access_token_encrypted,
+        stack.tokenEncryptionKey,
+        nearId,
+      );
       tokens.add(newToken);
       assertNotEquals(newToken, near.token, "a refreshed token is a new string");
       assertEquals(newToken, await simToken(near.id), "the token the API issued");
@@ -385,11 +395,11 @@ Deno.test({
         await sql`select metadata from public.sync_logs where run_id = ${reply.body.runId}`;
       assertEquals(step.metadata.re_encrypted, true);
       const stored = (await primary(sql, accountId)).access_token_encrypted;
-      const token = await decrypt(stored, newKey);
+      const token = await decrypt(stored, newKey, accountId);
       tokens.add(token);
       assertEquals(token, await simToken(account.id));
       let oldKeyWorks = true;
-      await decrypt(stored, stack.tokenEncryptionKey).catch(() => oldKeyWorks = false);
+      await decrypt(stored, stack.tokenEncryptionKey, accountId).catch(() => oldKeyWorks = false);
       assert(!oldKeyWorks, "the new token is not under the old key");
       const sync = await post("scheduled-sync", { accountIds: [accountId], wait: true }, rotated);
       assertEquals(sync.body.accounts.completed, 1, JSON.stringify(sync.body));
@@ -439,6 +449,7 @@ Deno.test({
       const token = await decrypt(
         (await primary(sql, accountId)).access_token_encrypted,
         (await testStack()).tokenEncryptionKey,
+        accountId,
       );
       tokens.add(token);
     } finally {
@@ -491,7 +502,7 @@ Deno.test({
         const token = await primary(sql, id);
         assertEquals(token.obtained_via, "refresh");
         tokens.add(
-          await decrypt(token.access_token_encrypted, (await testStack()).tokenEncryptionKey),
+          await decrypt(token.access_token_encrypted, (await testStack()).tokenEncryptionKey, id),
         );
       }
     } finally {

@@ -10,6 +10,7 @@ import { describeBodyIssues } from "../../supabase/functions/_shared/json-body.t
 import { createLogger } from "../../supabase/functions/_shared/log.ts";
 import { RateLimiter } from "../../supabase/functions/_shared/rate-limiter.ts";
 import { loadConfig } from "../../supabase/functions/_shared/config.ts";
+import { loadConnectAccountConfig } from "../../supabase/functions/_shared/connect-account-config.ts";
 import { functionsBaseUrl } from "../../local-stack/connect-account-cli.ts";
 
 const WS = "0cebb083-e37e-4751-88e6-44179deda746";
@@ -82,12 +83,15 @@ Deno.test("a refused body never contains the token it carried", () => {
 });
 
 const KEY = btoa(String.fromCharCode(...new Uint8Array(32).fill(3)));
+const CRON_SECRET = "a-cron-secret-of-enough-length";
+const SECRET = "a-connect-account-secret-of-32-bytes-or-more";
 const deps: ConnectAccountDeps = {
   config: loadConfig({
     SUPABASE_DB_URL: "postgresql://postgres:postgres@127.0.0.1:1/postgres",
-    CRON_SECRET: "a-cron-secret-of-enough-length",
+    CRON_SECRET,
     TOKEN_ENCRYPTION_KEY: KEY,
   }),
+  secret: SECRET,
   // Any database use would fail the test: these requests must be refused before it.
   sql: new Proxy({}, { get: () => () => Promise.reject(new Error("database used")) }) as never,
   limiter: new RateLimiter({ maxRps: 10 }),
@@ -105,10 +109,11 @@ Deno.test("connect-account refuses callers and bodies before touching the databa
   const cases: [Request, number, string][] = [
     [request({ body: "{}" }), 401, "unauthorized"],
     [request({ body: "{}", secret: "wrong-secret-wrong-secret" }), 401, "unauthorized"],
-    [request({ method: "GET", secret: deps.config.CRON_SECRET }), 405, "method_not_allowed"],
-    [request({ body: "{oops", secret: deps.config.CRON_SECRET }), 400, "invalid_body"],
+    [request({ body: "{}", secret: CRON_SECRET }), 401, "unauthorized"],
+    [request({ method: "GET", secret: SECRET }), 405, "method_not_allowed"],
+    [request({ body: "{oops", secret: SECRET }), 400, "invalid_body"],
     [
-      request({ body: JSON.stringify({ accessToken: TOKEN }), secret: deps.config.CRON_SECRET }),
+      request({ body: JSON.stringify({ accessToken: TOKEN }), secret: SECRET }),
       400,
       "invalid_body",
     ],
@@ -122,6 +127,28 @@ Deno.test("connect-account refuses callers and bodies before touching the databa
   }
   const preflight = await handler(new Request("http://localhost/", { method: "OPTIONS" }));
   assertEquals(preflight.status, 204);
+});
+
+Deno.test("connect-account needs a secret of its own: at least 32 bytes, not the cron secret", () => {
+  const problem = (env: Record<string, string>) => {
+    try {
+      loadConnectAccountConfig(env);
+      return "";
+    } catch (error) {
+      return (error as Error).message;
+    }
+  };
+  assertMatch(problem({}), /CONNECT_ACCOUNT_SECRET is required/);
+  assertMatch(problem({ CONNECT_ACCOUNT_SECRET: "x".repeat(31) }), /at least 32 bytes/);
+  assertMatch(
+    problem({ CONNECT_ACCOUNT_SECRET: "c".repeat(40), CRON_SECRET: "c".repeat(40) }),
+    /must differ from CRON_SECRET/,
+  );
+  assert(!problem({ CONNECT_ACCOUNT_SECRET: "c".repeat(40) }).includes("c".repeat(40)));
+  assertEquals(
+    loadConnectAccountConfig({ CONNECT_ACCOUNT_SECRET: SECRET, CRON_SECRET }),
+    { CONNECT_ACCOUNT_SECRET: SECRET },
+  );
 });
 
 Deno.test("the operator command accepts a project URL or a functions URL", () => {

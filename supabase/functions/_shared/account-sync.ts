@@ -222,17 +222,23 @@ export async function syncClaimedAccount(
   }
   let token: string;
   try {
-    token = await decrypt(row.access_token_encrypted, tokenKeys(deps.config));
+    token = await decrypt(row.access_token_encrypted, tokenKeys(deps.config), row.id);
   } catch (error) {
+    // token_mismatch: a ciphertext of another account (v2 binds each token to its account).
+    const errorCode = error instanceof TokenCryptoError ? error.code : "token_unreadable";
     const message = `Account @${row.username}: ${
       error instanceof TokenCryptoError ? error.message : "the token cannot be decrypted"
-    } (check TOKEN_ENCRYPTION_KEY and TOKEN_ENCRYPTION_KEYS_PREVIOUS)`;
+    }${
+      errorCode === "token_unreadable"
+        ? " (check TOKEN_ENCRYPTION_KEY and TOKEN_ENCRYPTION_KEYS_PREVIOUS)"
+        : ""
+    }`;
     await logStep(deps.sql, runId, accountId, row.attempts, "sync_posts", new Date(), {
       status: "failed",
-      errorCode: "token_unreadable",
+      errorCode,
       errorMessage: message,
     });
-    return finish(result("failed", { errorCode: "token_unreadable", errorMessage: message }));
+    return finish(result("failed", { errorCode, errorMessage: message }));
   }
 
   // The account's own counters: its calls per step go to sync_logs (the 24-hour budget query

@@ -2,8 +2,10 @@
  * connect-account: how an operator connects a Threads account to a workspace, or disconnects
  * one. Built from its parts (like sync-handler.ts) so tests can call it with a Request.
  *
- * POST only (405 otherwise, CORS preflight answered), `Authorization: Bearer <CRON_SECRET>`
- * compared in constant time (401), and a strictly validated JSON body (400 naming the field):
+ * POST only (405 otherwise, CORS preflight answered), `Authorization: Bearer
+ * <CONNECT_ACCOUNT_SECRET>` compared in constant time (401; a secret of its own, not the cron
+ * secret: pg_cron never connects accounts), and a strictly validated JSON body (400 naming the
+ * field):
  *
  *   {"workspaceId": "<uuid>", "accessToken": "TH...",            connect (or reconnect)
  *    "expiresAt"?: "<ISO date-time>" | "expiresInSeconds"?: n}
@@ -83,6 +85,8 @@ export type ConnectAccountRequest = z.infer<typeof connectAccountRequestSchema>;
 
 export interface ConnectAccountDeps {
   config: Config;
+  /** CONNECT_ACCOUNT_SECRET (connect-account-config.ts). */
+  secret: string;
   sql: Sql;
   limiter: RateLimiter;
   log: Logger;
@@ -94,7 +98,8 @@ const REJECTIONS = new Set(["auth_expired", "permission", "permanent", "not_foun
 
 export function createConnectAccountHandler(deps: ConnectAccountDeps) {
   return async (request: Request): Promise<Response> => {
-    const refused = await refuseUnlessCronPost(request, deps.config.CRON_SECRET);
+    // The same POST-with-bearer gate as the cron functions, with this function's own secret.
+    const refused = await refuseUnlessCronPost(request, deps.secret);
     if (refused) return refused;
     const parsed = await parseJsonBody(request, connectAccountRequestSchema);
     if (!parsed.ok) return errorResponse(400, "invalid_body", parsed.detail);
@@ -216,12 +221,9 @@ async function connectAccount(deps: ConnectAccountDeps, log: Logger, body: Conne
     });
   }
 
-  const encrypted = await encrypt(token, deps.config.TOKEN_ENCRYPTION_KEY);
   let row;
   try {
-    [row] = await deps.sql`select account_id, created, reactivated, token_id, replaced_token_id
-      from public.connect_account(${workspaceId}, ${profile.id}, ${profile.username},
-        ${encrypted}, ${expiry.at!})`;
+    row = await storeConnection(deps, workspaceId, profile, token, expiry.at!);
   } catch (error) {
     // Raced with the workspace's erasure, or the token expired meanwhile.
     if (sqlState(error) === "TS301") {
@@ -269,6 +271,36 @@ async function connectAccount(deps: ConnectAccountDeps, log: Logger, body: Conne
     },
     warnings,
   });
+}
+
+/**
+ * Encrypts the token for its account (v2 binds the ciphertext to the account id, so the id is
+ * needed first: the existing account's, or a new one) and stores it with connect_account. A
+ * concurrent first connect of the same user can create the account under another id
+ * meanwhile (TS305): then once more with that id.
+ */
+async function storeConnection(
+  deps: ConnectAccountDeps,
+  workspaceId: string,
+  profile: { id: string; username: string },
+  token: string,
+  expiresAt: Date,
+) {
+  for (let attempt = 1;; attempt++) {
+    const [existing] = await deps.sql`select id from public.workspace_threads_accounts
+      where workspace_id = ${workspaceId} and threads_user_id = ${profile.id}`;
+    const accountId: string = existing?.id ?? crypto.randomUUID();
+    const encrypted = await encrypt(token, deps.config.TOKEN_ENCRYPTION_KEY, accountId);
+    try {
+      const [row] = await deps.sql`select account_id, created, reactivated, token_id,
+          replaced_token_id
+        from public.connect_account(${workspaceId}, ${profile.id}, ${profile.username},
+          ${encrypted}, ${expiresAt}, p_account_id => ${accountId})`;
+      return row;
+    } catch (error) {
+      if (sqlState(error) !== "TS305" || attempt >= 2) throw error;
+    }
+  }
 }
 
 async function deactivate(deps: ConnectAccountDeps, log: Logger, accountId: string) {

@@ -1,7 +1,18 @@
 /**
- * Access tokens at rest: `v1.<iv>.<ciphertext>`, AES-256-GCM through Web Crypto, a fresh
- * 12-byte random IV per encryption, the ciphertext carrying GCM's 16-byte tag, both parts
- * base64url without padding (DESIGN section 6).
+ * Access tokens at rest, AES-256-GCM through Web Crypto, a fresh 12-byte random IV per
+ * encryption, the ciphertext carrying GCM's 16-byte tag, every part base64url without padding
+ * (DESIGN section 6). Two formats:
+ *
+ *   v1.<iv>.<ciphertext>               the original format: read only
+ *   v2.<account id>.<iv>.<ciphertext>  written now: the account id is GCM's additional
+ *                                      authenticated data, so the ciphertext decrypts only for
+ *                                      the account it was encrypted for
+ *
+ * Why v2: with v1, a ciphertext copied to another account's token row (a bad support fix, an
+ * attacker with write access to one column) would silently act as that account. The account id
+ * in clear is not what protects it (GCM checks the id the caller passes); it is there so a
+ * mismatch gets its own error (`token_mismatch`) instead of looking like a wrong key. v1 tokens
+ * are upgraded when token-refresh next renews them.
  *
  * Key rotation: `decrypt` takes the keys as a list, current first. To rotate, deploy the new
  * key as TOKEN_ENCRYPTION_KEY and the old one in TOKEN_ENCRYPTION_KEYS_PREVIOUS; tokens
@@ -11,12 +22,18 @@
  *
  * Errors never contain the token or the key: they say which check failed.
  */
-const VERSION = "v1";
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** What sync_logs.error_code records for a token that cannot be used. */
+export type TokenCryptoErrorCode = "token_unreadable" | "token_mismatch";
 
 export class TokenCryptoError extends Error {
   override name = "TokenCryptoError";
+  constructor(message: string, readonly code: TokenCryptoErrorCode = "token_unreadable") {
+    super(message);
+  }
 }
 
 function toBase64Url(bytes: Uint8Array): string {
@@ -32,6 +49,15 @@ function fromBase64Url(text: string, part: string): Uint8Array<ArrayBuffer> {
   const padded = text.replace(/-/g, "+").replace(/_/g, "/");
   const binary = atob(padded + "=".repeat((4 - (padded.length % 4)) % 4));
   return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+}
+
+/** The account id as bound into v2 (lower case, as Postgres prints a uuid). */
+function accountIdOf(accountId: string, doing: "encrypt" | "decrypt"): string {
+  const id = accountId.toLowerCase();
+  if (!UUID.test(id)) {
+    throw new TokenCryptoError(`Cannot ${doing} the token as the account id is not a UUID`);
+  }
+  return id;
 }
 
 const keyCache = new Map<string, Promise<CryptoKey>>();
@@ -57,37 +83,66 @@ function importKey(base64Key: string): Promise<CryptoKey> {
   return key;
 }
 
-/** Encrypts a token with the current key. */
-export async function encrypt(plaintext: string, base64Key: string): Promise<string> {
+/** Encrypts account `accountId`'s token with the current key, in the v2 format. */
+export async function encrypt(
+  plaintext: string,
+  base64Key: string,
+  accountId: string,
+): Promise<string> {
+  const id = accountIdOf(accountId, "encrypt");
   const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
   const ciphertext = await crypto.subtle.encrypt(
-    { name: "AES-GCM", iv },
+    { name: "AES-GCM", iv, additionalData: new TextEncoder().encode(id) },
     await importKey(base64Key),
     new TextEncoder().encode(plaintext),
   );
-  return `${VERSION}.${toBase64Url(iv)}.${toBase64Url(new Uint8Array(ciphertext))}`;
+  return `v2.${id}.${toBase64Url(iv)}.${toBase64Url(new Uint8Array(ciphertext))}`;
+}
+
+/** The format of a stored token ("v1", "v2"), or undefined when it is neither. */
+export function tokenFormat(stored: string): "v1" | "v2" | undefined {
+  const version = stored.slice(0, stored.indexOf("."));
+  return version === "v1" || version === "v2" ? version : undefined;
 }
 
 /**
- * Decrypts a stored token with the first of `base64Keys` that authenticates it (current key
- * first, then previous ones during a rotation).
+ * Decrypts account `accountId`'s stored token with the first of `base64Keys` that
+ * authenticates it (current key first, then previous ones during a rotation). A v2 token of
+ * another account fails with code `token_mismatch`; every other failure is `token_unreadable`.
  */
-export async function decrypt(stored: string, base64Keys: string | string[]): Promise<string> {
+export async function decrypt(
+  stored: string,
+  base64Keys: string | string[],
+  accountId: string,
+): Promise<string> {
   const keys = Array.isArray(base64Keys) ? base64Keys : [base64Keys];
   if (keys.length === 0) throw new TokenCryptoError("Cannot decrypt the token as no key is set");
+  const id = accountIdOf(accountId, "decrypt");
   const parts = stored.split(".");
-  if (parts.length !== 3) {
-    throw new TokenCryptoError(
-      "Cannot decrypt the token as it is not in the form v1.<iv>.<ciphertext>",
-    );
-  }
-  const [version, ivText, ciphertextText] = parts;
-  if (version !== VERSION) {
+  const version = tokenFormat(stored);
+  if (version === undefined) {
     throw new TokenCryptoError(
       `Cannot decrypt the token as its format version is unknown: current value is "${
-        version.slice(0, 8)
+        parts[0].slice(0, 8)
       }"`,
     );
+  }
+  const shape = version === "v1" ? "v1.<iv>.<ciphertext>" : "v2.<account id>.<iv>.<ciphertext>";
+  if (parts.length !== (version === "v1" ? 3 : 4)) {
+    throw new TokenCryptoError(`Cannot decrypt the token as it is not in the form ${shape}`);
+  }
+  const [ivText, ciphertextText] = parts.slice(-2);
+  let additionalData: Uint8Array<ArrayBuffer> | undefined;
+  if (version === "v2") {
+    if (parts[1] !== id) {
+      throw new TokenCryptoError(
+        `Cannot decrypt the token as it was encrypted for ${
+          UUID.test(parts[1]) ? `account ${parts[1]}` : "another account"
+        }, not ${id}: it was copied from another account; reconnect this account`,
+        "token_mismatch",
+      );
+    }
+    additionalData = new TextEncoder().encode(id);
   }
   const iv = fromBase64Url(ivText, "IV");
   const ciphertext = fromBase64Url(ciphertextText, "ciphertext");
@@ -100,7 +155,7 @@ export async function decrypt(stored: string, base64Keys: string | string[]): Pr
   for (const base64Key of keys) {
     try {
       const plaintext = await crypto.subtle.decrypt(
-        { name: "AES-GCM", iv },
+        { name: "AES-GCM", iv, ...(additionalData ? { additionalData } : {}) },
         await importKey(base64Key),
         ciphertext,
       );

@@ -132,7 +132,7 @@ async function dryRunAccount(
   }
   let token: string;
   try {
-    token = await decrypt(account.access_token_encrypted, tokenKeys(deps.config));
+    token = await decrypt(account.access_token_encrypted, tokenKeys(deps.config), account.id);
   } catch (error) {
     return {
       ...base,

@@ -13,22 +13,28 @@
  *                                             the sync skips the account until a reconnect
  *   other API failure              failed     <kind>: token unchanged, tried again next run
  *   cannot decrypt                 failed     token_unreadable: check the encryption keys
+ *   encrypted for another account  failed     token_mismatch: reconnect the account
+ *   refreshed, but not stored      failed     token_store_failed: the store was retried with
+ *                                             backoff first; the old token stays primary
  *
  * The run works within SYNC_TIME_BUDGET_MS and hands the rest to a fresh invocation through
  * pg_net (hand_off_token_refresh_run); tokens_due_for_refresh leaves out the accounts the run
  * already tried, so a continuation or a resumed run never tries one twice.
  *
  * Rotation: decrypt tries the current key, then TOKEN_ENCRYPTION_KEYS_PREVIOUS; the new token
- * is always encrypted with the current key (sync_logs.metadata.re_encrypted says when the old
- * one was under a previous key).
+ * is always encrypted with the current key in the v2 format, bound to its account
+ * (sync_logs.metadata.re_encrypted says when the old one was under a previous key,
+ * previous_format which format it had).
  */
-import { decrypt, encrypt } from "./crypto.ts";
+import { decrypt, encrypt, TokenCryptoError, tokenFormat } from "./crypto.ts";
 import { type SyncLogEntry, writeSyncLog } from "./sync-log.ts";
 import { type Config, tokenKeys } from "./config.ts";
 import type { Sql } from "./db.ts";
 import { ThreadsApiError, toSyncLogError } from "./errors.ts";
 import type { Logger } from "./log.ts";
+import { sqlState } from "./postgres-errors.ts";
 import type { RateLimiter } from "./rate-limiter.ts";
+import { backoffDelay, type BackoffPolicy, withRetry } from "./retry.ts";
 import { scrubSecrets } from "./scrub-secrets.ts";
 import { createThreadsApiStats, ThreadsApiClient } from "./threads-api.ts";
 import type { TokenRefreshConfig } from "./token-refresh-config.ts";
@@ -92,6 +98,13 @@ const JOB = "token_refresh";
 /** Accounts fetched per round; each round re-reads what is still due. */
 const ROUND_SIZE = 50;
 const MAX_LISTED_RESULTS = 200;
+/**
+ * Storing a refreshed token: the new token exists only in memory until it is stored, so a
+ * failed store is retried (5 attempts, full jitter from 250 ms doubling to 2 s: under 4 s in
+ * the worst case, about 2 s on average) before the refresh is given up as token_store_failed.
+ */
+export const STORE_ATTEMPTS = 5;
+const STORE_BACKOFF: BackoffPolicy = { baseDelayMs: 250, maxDelayMs: 2_000 };
 const ttlOf = (config: Config) => `${config.SYNC_LOCK_TTL_MINUTES} minutes`;
 
 /** Starts, resumes or continues the run the request asks for (one SQL call). */
@@ -302,19 +315,25 @@ async function refreshAccountToken(
   let token: string;
   let reEncrypted = false;
   try {
-    token = await decrypt(due.access_token_encrypted, tokenKeys(deps.config));
+    token = await decrypt(due.access_token_encrypted, tokenKeys(deps.config), due.account_id);
     reEncrypted = deps.config.TOKEN_ENCRYPTION_KEYS_PREVIOUS.length > 0 &&
-      !(await decryptsWith(due.access_token_encrypted, deps.config.TOKEN_ENCRYPTION_KEY));
+      !(await decryptsWith(due.access_token_encrypted, deps.config.TOKEN_ENCRYPTION_KEY, due));
   } catch (error) {
+    // token_mismatch: the ciphertext is another account's (copied); a reconnect fixes it.
+    const errorCode = error instanceof TokenCryptoError ? error.code : "token_unreadable";
     await record({
       status: "failed",
-      errorCode: "token_unreadable",
+      errorCode,
       errorMessage: `${who} Cannot refresh the token as it cannot be decrypted (${
         (error as Error).message
-      }): check TOKEN_ENCRYPTION_KEY and TOKEN_ENCRYPTION_KEYS_PREVIOUS`,
+      })${
+        errorCode === "token_unreadable"
+          ? ": check TOKEN_ENCRYPTION_KEY and TOKEN_ENCRYPTION_KEYS_PREVIOUS"
+          : ""
+      }`,
       metadata: { token_id: due.token_id },
     });
-    return { ...base, outcome: "failed", errorCode: "token_unreadable" };
+    return { ...base, outcome: "failed", errorCode };
   }
 
   const client = new ThreadsApiClient({
@@ -355,10 +374,28 @@ async function refreshAccountToken(
 
   const issuedAt = new Date();
   const expiresAt = new Date(issuedAt.getTime() + fresh.expiresInSeconds * 1000);
-  const encrypted = await encrypt(fresh.accessToken, deps.config.TOKEN_ENCRYPTION_KEY);
-  const [{ token_id: newTokenId }] = await deps.sql`select public.store_account_token(
-    ${due.account_id}, ${encrypted}, ${expiresAt}, ${issuedAt}, ${due.token_id}, ${issuedAt})
-    as token_id`;
+  const encrypted = await encrypt(
+    fresh.accessToken,
+    deps.config.TOKEN_ENCRYPTION_KEY,
+    due.account_id,
+  );
+  const stored = await storeRefreshedToken(deps, log, due, encrypted, expiresAt, issuedAt);
+  if ("error" in stored) {
+    const reason = scrubSecrets(stored.error, fresh.accessToken);
+    // The one place the new token existed is this invocation's memory: say so loudly (without
+    // the token), so an operator knows why the account's token is not the refreshed one.
+    log.error("refreshed_token_not_stored", { attempts: stored.attempts, error: reason });
+    await record({
+      status: "failed",
+      errorCode: "token_store_failed",
+      errorMessage: `${who} Refreshed, but the new token could not be stored after ` +
+        `${stored.attempts} attempt(s) (${reason}): the previous token stays primary and the ` +
+        `next run refreshes it again while it is unexpired (${due.expires_at.toISOString()})`,
+      metadata: { token_id: due.token_id, store_attempts: stored.attempts },
+    });
+    return { ...base, outcome: "failed", errorCode: "token_store_failed" };
+  }
+  const newTokenId = stored.tokenId;
   if (!newTokenId) {
     await record({
       status: "skipped",
@@ -378,6 +415,8 @@ async function refreshAccountToken(
       old_expires_at: due.expires_at.toISOString(),
       new_expires_at: expiresAt.toISOString(),
       re_encrypted: reEncrypted,
+      previous_format: tokenFormat(due.access_token_encrypted),
+      store_attempts: stored.attempts,
     },
   });
   return { ...base, outcome: "refreshed", expiresAt: expiresAt.toISOString() };
@@ -411,9 +450,45 @@ async function recordCrash(
   };
 }
 
-async function decryptsWith(stored: string, key: string): Promise<boolean> {
+/**
+ * Stores a refreshed token as the account's primary one, retrying a failed store with backoff
+ * (a database blip or a lock timeout must not lose the token). A project SQLSTATE (TS...) is a
+ * refusal, not a fault: it is not retried. The token id is null when the account was
+ * reconnected meanwhile (store_account_token's answer).
+ */
+async function storeRefreshedToken(
+  deps: TokenRefreshDeps,
+  log: Logger,
+  due: DueToken,
+  encrypted: string,
+  expiresAt: Date,
+  issuedAt: Date,
+): Promise<{ tokenId: string | null; attempts: number } | { error: string; attempts: number }> {
+  let attempts = 0;
   try {
-    await decrypt(stored, [key]);
+    const tokenId = await withRetry(async (attempt) => {
+      attempts = attempt;
+      const [{ token_id }] = await deps.sql`select public.store_account_token(
+        ${due.account_id}, ${encrypted}, ${expiresAt}, ${issuedAt}, ${due.token_id}, ${issuedAt})
+        as token_id`;
+      return token_id as string | null;
+    }, {
+      delayFor: (error, attempt) =>
+        attempt < STORE_ATTEMPTS && !sqlState(error)?.startsWith("TS")
+          ? backoffDelay(attempt, STORE_BACKOFF)
+          : undefined,
+      onRetry: (error, attempt, delayMs) =>
+        log.warn("token_store_retry", { attempt, delay_ms: delayMs, error: String(error) }),
+    });
+    return { tokenId, attempts };
+  } catch (error) {
+    return { error: (error as Error)?.message ?? String(error), attempts };
+  }
+}
+
+async function decryptsWith(stored: string, key: string, due: DueToken): Promise<boolean> {
+  try {
+    await decrypt(stored, [key], due.account_id);
     return true;
   } catch {
     return false;

@@ -1,12 +1,13 @@
 /**
  * connect-account: connects a Threads account to a workspace (checking its token against the
  * API, storing it encrypted as the primary token), reconnects one with a new token, or
- * deactivates one. Called by operators with the cron secret, e.g. through
+ * deactivates one. Called by operators with CONNECT_ACCOUNT_SECRET, e.g. through
  * `npm run connect-account` (local-stack/connect-account-cli.ts). See
  * _shared/connect-account.ts for the contract.
  */
 import { getConfig } from "../_shared/config.ts";
 import { createConnectAccountHandler } from "../_shared/connect-account.ts";
+import { loadConnectAccountConfig } from "../_shared/connect-account-config.ts";
 import { connect, dbTimeouts } from "../_shared/db.ts";
 import { createLogger } from "../_shared/log.ts";
 import { RateLimiter } from "../_shared/rate-limiter.ts";
@@ -15,6 +16,7 @@ const config = getConfig();
 
 Deno.serve(createConnectAccountHandler({
   config,
+  secret: loadConnectAccountConfig(Deno.env.toObject()).CONNECT_ACCOUNT_SECRET,
   sql: connect(config.SUPABASE_DB_URL, { max: 2, timeouts: dbTimeouts(config) }),
   limiter: new RateLimiter({ maxRps: config.THREADS_API_MAX_RPS }),
   log: createLogger({ function: "connect-account" }),

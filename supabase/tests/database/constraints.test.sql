@@ -1,6 +1,6 @@
 -- Every check, key and foreign-key rule, each with a row that must be refused.
 begin;
-select plan(71);
+select plan(74);
 set local client_min_messages = warning;
 
 insert into public.workspaces (id, name) values ('11111111-1111-1111-1111-111111111111', 'Acme');
@@ -62,8 +62,17 @@ select throws_ok($$ insert into public.workspace_threads_tokens (workspace_threa
   '23514', 'new row for relation "workspace_threads_tokens" violates check constraint "workspace_threads_tokens_encrypted_shape"',
   'tokens: a plaintext token is refused');
 select throws_ok($$ insert into public.workspace_threads_tokens (workspace_threads_account_id, access_token_encrypted, expires_at)
-    values ('aaaaaaaa-0000-0000-0000-000000000001', 'v2.AAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBBBB', now()) $$,
+    values ('aaaaaaaa-0000-0000-0000-000000000001', 'v3.AAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBBBB', now()) $$,
   '23514', null, 'tokens: an unknown format version is refused');
+select lives_ok($$ insert into public.workspace_threads_tokens (workspace_threads_account_id, access_token_encrypted, expires_at)
+    values ('aaaaaaaa-0000-0000-0000-000000000001', 'v2.aaaaaaaa-0000-0000-0000-000000000001.AAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBBBB', now()) $$,
+  'tokens: a well-formed v2 token (bound to an account id) is accepted');
+select throws_ok($$ insert into public.workspace_threads_tokens (workspace_threads_account_id, access_token_encrypted, expires_at)
+    values ('aaaaaaaa-0000-0000-0000-000000000001', 'v2.AAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBBBB', now()) $$,
+  '23514', null, 'tokens: a v2 token without its account id is refused');
+select throws_ok($$ insert into public.workspace_threads_tokens (workspace_threads_account_id, access_token_encrypted, expires_at)
+    values ('aaaaaaaa-0000-0000-0000-000000000001', 'v2.aaaaaaaa-0000-0000-0000-000000000001.AAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBBBBB', now()) $$,
+  '23514', null, 'tokens: a v2 ciphertext of length 4k+1 is refused');
 select throws_ok($$ insert into public.workspace_threads_tokens (workspace_threads_account_id, access_token_encrypted, expires_at)
     values ('aaaaaaaa-0000-0000-0000-000000000001', 'v1.AAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBBBB', now()) $$,
   '23514', null, 'tokens: an IV that is not 12 bytes (16 characters) is refused');

@@ -1,7 +1,7 @@
 -- Deleting history: refused by default (restrict + immutable snapshots); erase_workspace is
 -- the one deliberate path, and it touches nothing outside the workspace.
 begin;
-select plan(10);
+select plan(12);
 set local client_min_messages = warning;
 
 -- Two workspaces with the same shape of data: an account, a token, a post with two captures,
@@ -16,6 +16,18 @@ insert into public.workspace_threads_tokens (workspace_threads_account_id, acces
 select id, 'v1.AAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBBBB', now() + interval '30 days', true
 from public.workspace_threads_accounts;
 insert into public.system_job_logs (id, job_type, trigger) values ('eeeeeeee-0000-0000-0000-000000000001', 'scheduled_sync', 'cron');
+-- A second account of Acme whose username has a regex metacharacter, and two finished runs
+-- whose texts name accounts the way the circuit breaker does.
+insert into public.workspace_threads_accounts (id, workspace_id, threads_user_id, username) values
+  ('aaaaaaaa-0000-0000-0000-000000000003', '11111111-1111-1111-1111-111111111111', '1003', 'a.lee');
+insert into public.system_job_logs (id, job_type, trigger, status, completed_at, metadata, error_code, error_message) values
+  ('eeeeeeee-0000-0000-0000-000000000002', 'scheduled_sync', 'cron', 'failed', now(),
+   '{"total_accounts": 3, "success_count": 0, "error_count": 3, "skipped_count": 0, "last_failed": "@a.lee", "others": ["@alice_b", "@axlee"]}',
+   'api_unavailable',
+   'Stopped calling the Threads API after 3 account(s) in a row failed for API reasons; last: transient: [step sync_posts, account @alice] HTTP 500 (after @bob and @alice_b, @a.lee; @axlee)'),
+  ('eeeeeeee-0000-0000-0000-000000000003', 'scheduled_sync', 'cron', 'failed', now(),
+   '{"total_accounts": 1, "success_count": 0, "error_count": 1, "skipped_count": 0}',
+   'api_unavailable', 'last: transient: [step sync_posts, account @bob] HTTP 500');
 do $$
 declare
   acc uuid;
@@ -41,10 +53,10 @@ select throws_ok($$ delete from public.workspace_threads_accounts where id = 'aa
   '23503', null, 'a plain delete of an account with history is refused (deactivate it instead)');
 
 select is(public.erase_workspace('11111111-1111-1111-1111-111111111111'),
-  '{"workspaces": 1, "workspace_threads_accounts": 1, "workspace_threads_tokens": 1, "workspace_threads_posts": 1,
+  '{"workspaces": 1, "workspace_threads_accounts": 2, "workspace_threads_tokens": 1, "workspace_threads_posts": 1,
     "workspace_threads_post_metrics": 2, "workspace_threads_post_metrics_deltas": 2,
     "workspace_threads_account_insights": 2, "workspace_threads_account_insights_deltas": 2,
-    "sync_logs": 1, "sync_run_accounts": 1, "account_sync_leases": 1}'::jsonb,
+    "sync_logs": 1, "sync_run_accounts": 1, "account_sync_leases": 1, "system_job_logs_redacted": 1}'::jsonb,
   'erase_workspace deletes everything under the workspace and says how much');
 select is((select count(*) from public.workspace_threads_accounts where workspace_id = '11111111-1111-1111-1111-111111111111'),
   0::bigint, 'the workspace''s accounts are gone');
@@ -56,6 +68,14 @@ select results_eq(
   'the other workspace''s data is untouched');
 select is((select count(*) from public.system_job_logs where id = 'eeeeeeee-0000-0000-0000-000000000001'), 1::bigint,
   'runs are kept (they span workspaces)');
+select results_eq(
+  $$ select error_message, metadata ->> 'last_failed', metadata -> 'others' from public.system_job_logs
+     where id = 'eeeeeeee-0000-0000-0000-000000000002' $$,
+  $$ values ('Stopped calling the Threads API after 3 account(s) in a row failed for API reasons; last: transient: [step sync_posts, account @[erased]] HTTP 500 (after @bob and @alice_b, @[erased]; @axlee)',
+             '@[erased]', '["@alice_b", "@axlee"]'::jsonb) $$,
+  'the erased accounts'' usernames are gone from the run''s error message and metadata; other accounts'' (@bob, @alice_b, @axlee) stay');
+select is((select error_message from public.system_job_logs where id = 'eeeeeeee-0000-0000-0000-000000000003'),
+  'last: transient: [step sync_posts, account @bob] HTTP 500', 'a run that named no erased account is untouched');
 select throws_ok($$ delete from public.workspace_threads_post_metrics $$, 'TS201', null,
   'after the erasure the guard is back on in the same transaction');
 select throws_ok($$ select public.erase_workspace('11111111-1111-1111-1111-111111111111') $$,

@@ -1,8 +1,9 @@
 -- Privileges: the API roles (anon, authenticated) can neither read a table nor call a function;
--- RLS stays as the second line of defence; service_role can call what the sync needs and not
--- the operator-only functions.
+-- RLS stays as the second line of defence; service_role calls no project function (the Edge
+-- Functions connect as postgres), cannot write the run-control tables and never sees token
+-- ciphertext.
 begin;
-select plan(15);
+select plan(21);
 
 insert into public.workspaces (id, name) values ('11111111-1111-1111-1111-111111111111', 'Acme');
 
@@ -64,30 +65,85 @@ select is((select count(*) from public.workspaces), 0::bigint,
 reset role;
 revoke select on public.workspaces from authenticated;
 
--- service_role: what the sync needs, nothing irreversible ------------------------------------------
+-- service_role: none of the project's functions (the functions connect as postgres) ---------------
 select is_empty(
-  $$ select f from unnest(array[
-       'public.upsert_posts(uuid,jsonb,timestamptz)', 'public.record_post_metrics(uuid,timestamptz,jsonb)',
-       'public.record_account_insights(uuid,timestamptz,jsonb)',
-       'public.claim_job_lock(text,text,interval,uuid,timestamptz)', 'public.extend_job_lock(text,text,interval,uuid,timestamptz)',
-       'public.release_job_lock(text,text,timestamptz)', 'public.enqueue_run_accounts(uuid,uuid[],uuid,integer,timestamptz)',
-       'public.claim_next_run_account(uuid,text,interval,timestamptz)',
-       'public.finish_run_account(uuid,uuid,text,text,text,text,timestamptz,timestamptz)',
-       'public.extend_run_account_leases(uuid,text,interval,timestamptz)', 'public.run_progress(uuid)',
-       'public.find_stale_runs(interval,timestamptz)', 'public.close_stale_job_logs(interval,timestamptz)',
-       'public.trigger_edge_function(text,jsonb)']) f
-     where not pg_catalog.has_function_privilege('service_role', f::regprocedure, 'EXECUTE') $$,
-  'service_role can execute every function the sync calls');
+  $$ select p.oid::regprocedure
+     from pg_catalog.pg_proc p
+     join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+     where n.nspname = 'public'
+       and not exists (select from pg_catalog.pg_depend d
+                       where d.classid = 'pg_catalog.pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e')
+       and pg_catalog.has_function_privilege('service_role', p.oid, 'EXECUTE') $$,
+  'service_role cannot execute any project function in public (run control, locks, tokens, trigger_edge_function)');
 select is_empty(
-  $$ select f from unnest(array['public.erase_workspace(uuid)', 'public.run_housekeeping(timestamptz)',
-       'public.refuse_snapshot_change()']) f
-     where pg_catalog.has_function_privilege('service_role', f::regprocedure, 'EXECUTE') $$,
-  'service_role cannot execute the operator-only functions (erase_workspace, run_housekeeping) or the trigger function');
+  $$ select r.rolname from (values ('anon'), ('authenticated'), ('service_role')) r(rolname)
+     where pg_catalog.has_column_privilege(r.rolname, 'public.workspace_threads_tokens', 'access_token_encrypted', 'SELECT')
+        or pg_catalog.has_column_privilege(r.rolname, 'public.workspace_threads_tokens', 'access_token_encrypted', 'UPDATE')
+        or pg_catalog.has_table_privilege(r.rolname, 'public.workspace_threads_tokens', 'INSERT') $$,
+  'no API role can read or write token ciphertext');
+select is_empty(
+  $$ select c.oid::regclass from pg_catalog.pg_class c
+     join pg_catalog.pg_attribute a on a.attrelid = c.oid and a.attname = 'access_token_encrypted'
+     where c.relnamespace = 'public'::regnamespace and c.relkind in ('v', 'm')
+       and pg_catalog.has_table_privilege('service_role', c.oid, 'SELECT') $$,
+  'no view readable by service_role carries the ciphertext column');
+select is_empty(
+  $$ select t from unnest(array['system_job_locks', 'system_job_logs', 'sync_logs', 'sync_run_accounts', 'account_sync_leases']) t
+     where pg_catalog.has_table_privilege('service_role', 'public.' || t, 'INSERT')
+        or pg_catalog.has_table_privilege('service_role', 'public.' || t, 'UPDATE')
+        or pg_catalog.has_table_privilege('service_role', 'public.' || t, 'DELETE') $$,
+  'service_role cannot write the run-control tables (no run or lock by writing its row)');
+
+-- Acting as each API role: no run started, no lock taken, no ciphertext read.
+insert into public.workspace_threads_accounts (id, workspace_id, threads_user_id, username)
+values ('aaaaaaaa-0000-0000-0000-000000000001', '11111111-1111-1111-1111-111111111111', '1001', 'alice');
+insert into public.workspace_threads_tokens (workspace_threads_account_id, access_token_encrypted, expires_at, is_primary)
+values ('aaaaaaaa-0000-0000-0000-000000000001', 'v1.AAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBBBB', now() + interval '30 days', true);
+create temporary table denied (role text, what text, sqlstate text) on commit drop;
+do $$
+declare
+  r text;
+  probe record;
+  outcome text;
+begin
+  foreach r in array array['anon', 'authenticated', 'service_role'] loop
+    for probe in select * from (values
+        ('begin_sync_run', $q$ select * from public.begin_sync_run('scheduled_sync', 'cron', '{}', interval '5 minutes') $q$),
+        ('begin_token_refresh_run', $q$ select * from public.begin_token_refresh_run('cron', '{}', interval '5 minutes') $q$),
+        ('claim_job_lock', $q$ select * from public.claim_job_lock('scheduled_sync', 'intruder', interval '5 minutes') $q$),
+        ('insert system_job_locks', $q$ insert into public.system_job_locks (job_name, locked_by, locked_at, expires_at, heartbeat_at) values ('scheduled_sync', 'intruder', now(), now() + interval '1 hour', now()) $q$),
+        ('trigger_edge_function', $q$ select public.trigger_edge_function('scheduled-sync') $q$),
+        ('read ciphertext', $q$ select access_token_encrypted from public.workspace_threads_tokens $q$),
+        ('tokens_due_for_refresh', $q$ select * from public.tokens_due_for_refresh(interval '60 days', gen_random_uuid()) $q$)
+      ) v(what, stmt)
+    loop
+      begin
+        execute format('set local role %I', r);
+        execute probe.stmt;
+        outcome := 'allowed';
+        reset role;
+      exception when others then
+        -- The subtransaction's rollback also undoes `set local role`.
+        outcome := sqlstate;
+      end;
+      insert into denied values (r, probe.what, outcome);
+    end loop;
+  end loop;
+end
+$$;
+select is_empty(
+  $$ select role, what, sqlstate from denied where sqlstate <> '42501' $$,
+  'anon, authenticated and service_role are each refused (42501) starting a sync or token refresh run, taking the lock (by function or by row), calling trigger_edge_function, and reading ciphertext or due tokens');
+select is((select count(*)::int from denied), 21, 'every role tried every probe');
+select is((select count(*)::int from public.system_job_logs), 0, '... and no run was started');
+
 set local role service_role;
 select throws_ok($$ select public.erase_workspace('11111111-1111-1111-1111-111111111111') $$,
   '42501', 'permission denied for function erase_workspace', 'service_role cannot erase a workspace');
 select is((select count(*) from public.workspaces), 1::bigint,
-  'service_role (bypassrls, Supabase''s default grants) reads the tables');
+  'service_role (bypassrls, Supabase''s default grants) still reads the domain tables');
+select is((select count(*)::int from public.workspace_threads_tokens where expires_at > now()), 1,
+  'service_role still reads the tokens'' other columns (token health views)');
 reset role;
 
 select * from finish();

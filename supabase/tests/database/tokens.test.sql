@@ -3,7 +3,7 @@
 -- token-refresh run control and lock, the account_token_health view, the daily cron job and
 -- who may call what.
 begin;
-select plan(66);
+select plan(69);
 set local client_min_messages = warning;
 
 -- Fixture ------------------------------------------------------------------------------------
@@ -173,6 +173,20 @@ select results_eq(
      where a.threads_user_id = '3001' group by a.username $$,
   $$ values ('renamed', 1, 2) $$,
   'one account (username from the latest profile), one live token, the old one revoked');
+select results_eq(
+  $$ select account_id, created from public.connect_account('22222222-2222-2222-2222-222222222222',
+       '3005', 'bound', 'v1.AAAAAAAAAAAAAAAA.FFFFFFFFFFFFFFFFFFFFFFF5', now() + interval '50 days',
+       p_account_id => 'bbbbbbbb-0000-0000-0000-000000000005') $$,
+  $$ values ('bbbbbbbb-0000-0000-0000-000000000005'::uuid, true) $$,
+  'connect_account creates a new account under the id its token was encrypted for');
+select throws_ok($$ select * from public.connect_account('22222222-2222-2222-2222-222222222222',
+       '3005', 'bound', 'v1.AAAAAAAAAAAAAAAA.FFFFFFFFFFFFFFFFFFFFFFF6', now() + interval '50 days',
+       p_account_id => 'bbbbbbbb-0000-0000-0000-000000000006') $$,
+  'TS305', null,
+  'a token encrypted for another id than the existing account''s is refused (TS305) ...');
+select results_eq(
+  $$ select count(*)::int, min(username) from public.workspace_threads_accounts where threads_user_id = '3005' $$,
+  $$ values (1, 'bound') $$, '... and nothing changed');
 select throws_ok($$ select * from public.connect_account('33333333-3333-3333-3333-333333333333',
        '3002', 'nobody', 'v1.AAAAAAAAAAAAAAAA.FFFFFFFFFFFFFFFFFFFFFFF3', now() + interval '60 days') $$,
   'TS301', 'Cannot connect an account as workspace 33333333-3333-3333-3333-333333333333 does not exist',
@@ -277,16 +291,16 @@ select is_empty(
   $$ select f from unnest(array[
        'public.store_account_token(uuid,text,timestamptz,timestamptz,uuid,timestamptz)',
        'public.mark_token_rejected(uuid,text,timestamptz)',
-       'public.connect_account(uuid,text,text,text,timestamptz,timestamptz,timestamptz)',
+       'public.connect_account(uuid,text,text,text,timestamptz,timestamptz,timestamptz,uuid)',
        'public.deactivate_account(uuid,timestamptz)',
        'public.tokens_due_for_refresh(interval,uuid,uuid[],uuid,integer,timestamptz)',
        'public.begin_token_refresh_run(text,jsonb,interval,uuid,timestamptz)',
        'public.hand_off_token_refresh_run(uuid,interval,timestamptz)',
        'public.finish_token_refresh_run(uuid,text,text,timestamptz)']) f
-     where not pg_catalog.has_function_privilege('service_role', f::regprocedure, 'EXECUTE')
+     where pg_catalog.has_function_privilege('service_role', f::regprocedure, 'EXECUTE')
         or pg_catalog.has_function_privilege('anon', f::regprocedure, 'EXECUTE')
         or pg_catalog.has_function_privilege('authenticated', f::regprocedure, 'EXECUTE') $$,
-  'service_role may call the token functions; anon and authenticated may not');
+  'no API role may call the token functions (the functions connect as postgres)');
 set local role anon;
 select throws_ok($$ select * from public.account_token_health $$, '42501', 'permission denied for view account_token_health',
   'anon cannot read account_token_health');
