@@ -79,6 +79,8 @@ export const faultSpecSchema = z.discriminatedUnion("kind", [
     code: z.number().int(),
     subcode: z.number().int().optional(),
     message: z.string().optional(),
+    /** Quote the request's token in the message, as some upstream errors do. */
+    echoToken: z.boolean().default(false),
     type: z.string().default("OAuthException"),
     ...targeting,
   }),

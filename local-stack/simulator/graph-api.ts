@@ -148,12 +148,14 @@ export async function handleGraphRequest(
     }
     for (const rule of find("error")) {
       fire(rule);
+      const message = rule.message ??
+        `(#${rule.code}) The simulator was told to fail this request.`;
       return graphError({
         status: rule.status,
         code: rule.code,
         subcode: rule.subcode,
         type: rule.type,
-        message: rule.message ?? `(#${rule.code}) The simulator was told to fail this request.`,
+        message: rule.echoToken ? `${message} (access token: ${token})` : message,
       });
     }
 

@@ -242,6 +242,16 @@ Deno.test("faults target one account and retire after count; down fails everythi
   });
 });
 
+Deno.test("an error fault with echoToken quotes the request's token in its message", async () => {
+  await withSim({ seed: 1, accounts: 1, posts: 2 }, async (sim) => {
+    const token = sim.account(0).token;
+    sim.addFault({ kind: "error", code: 100, message: "(#100) Bad request", echoToken: true });
+    const answer = await graph(sim, "/me", token);
+    assertEquals([answer.status, answer.body.error.code], [400, 100]);
+    assertEquals(answer.body.error.message, `(#100) Bad request (access token: ${token})`);
+  });
+});
+
 Deno.test("a hanging request is released when the simulator closes", async () => {
   const sim = await startSimulator({ seed: 1, accounts: 1, posts: 1, faults: [{ kind: "hang" }] });
   const pending = fetch(`${sim.url}/me?access_token=${sim.account(0).token}`);

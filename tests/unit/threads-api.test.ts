@@ -395,6 +395,33 @@ Deno.test("50 concurrent calls through one limiter stay under the simulator's li
   });
 });
 
+Deno.test("an upstream error quoting the bare token leaves the client without it", async () => {
+  await withClient({}, async ({ sim, client, token }) => {
+    for (const endpoints of [["profile"], ["threads"], ["post_insights"]] as const) {
+      sim.addFault({
+        kind: "error",
+        code: 100,
+        message: "(#100) Invalid parameter",
+        echoToken: true,
+        endpoints: [...endpoints],
+      });
+      const error = await failure(() =>
+        endpoints[0] === "profile"
+          ? client.getProfile()
+          : endpoints[0] === "threads"
+          ? client.listThreads()
+          : client.getPostInsights(sim.posts(0)[0].id)
+      );
+      sim.clearFaults();
+      assertEquals(error.kind, "permanent");
+      assertMatch(error.graphMessage ?? "", /Invalid parameter \(access token: \[redacted\]\)/);
+      const text = [error.message, String(error), error.stack ?? "", JSON.stringify({ ...error })]
+        .join("\n");
+      assert(!text.includes(token), `token leaked in: ${text}`);
+    }
+  });
+});
+
 Deno.test("the token appears in no error message, error property or log line", async () => {
   const lines: string[] = [];
   const original = { log: console.log, warn: console.warn, error: console.error };

@@ -355,9 +355,21 @@ export class ThreadsApiClient {
     });
   }
 
+  /**
+   * Every error leaves the client through here: counted, and with the exact token removed from
+   * all its text (an upstream message may quote it bare, which `redact` cannot recognise).
+   */
   #fail<E>(error: E): E {
     this.#stats.failures++;
+    if (error instanceof ThreadsApiError) return error.withoutSecret(this.#o.accessToken) as E;
     return error;
+  }
+
+  /** The body with the token cut out, before any of it can reach a message or a record. */
+  #withoutToken(text: string): string {
+    const token = this.#o.accessToken;
+    // As scrubSecrets: a very short string could be part of ordinary text; tokens are long.
+    return token.length < 8 ? text : text.split(token).join("[redacted]");
   }
 
   async #attempt<T>(spec: CallSpec<T>, attempt: number): Promise<T> {
@@ -376,7 +388,7 @@ export class ThreadsApiClient {
       });
       status = response.status;
       headers = response.headers;
-      text = await response.text();
+      text = this.#withoutToken(await response.text());
     } catch (error) {
       throw new ThreadsApiError({
         kind: "transient",
