@@ -51,6 +51,18 @@ import {
 
 export type { PostInsights, ThreadsPost, ThreadsProfile, UserInsights } from "./threads-schemas.ts";
 
+/**
+ * Bounds on values that come from outside, so one odd answer cannot park an account for a
+ * year, hold a worker's memory, or store a token as valid for ever:
+ * - a stated wait (`Retry-After`, `estimated_time_to_regain_access`) counts as at most an hour,
+ *   after which the next run simply asks again;
+ * - a refreshed token lives at most 60 days (a long-lived Threads token's lifetime);
+ * - a body may be at most 4 MiB (a full page of 100 posts is well under 1 MiB).
+ */
+export const MAX_STATED_WAIT_MS = 3_600_000;
+export const MAX_TOKEN_LIFETIME_S = 60 * 86_400;
+export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+
 /** `since` on /threads must be >= this (Threads' launch); user insights reject earlier than the second. */
 const THREADS_EPOCH_S = 1688540400;
 const USER_INSIGHTS_EPOCH_S = 1712991600;
@@ -64,6 +76,8 @@ export interface ThreadsApiClientOptions {
   fetch?: typeof fetch;
   /** Per attempt, from sending to the last byte of the body. Default 15 s. */
   timeoutMs?: number;
+  /** A larger body is a `bad_response`. Default (and at most) MAX_RESPONSE_BYTES. */
+  maxResponseBytes?: number;
   /** Retries of transient failures. Default 3 (4 attempts). */
   maxRetries?: number;
   maxRateLimitRetries?: number;
@@ -152,6 +166,10 @@ export class ThreadsApiClient {
       ...withoutUndefined(options),
       baseUrl: options.baseUrl.replace(/\/+$/, ""),
       pageSize: Math.min(100, Math.max(1, options.pageSize ?? 100)),
+      maxResponseBytes: Math.min(
+        MAX_RESPONSE_BYTES,
+        options.maxResponseBytes ?? MAX_RESPONSE_BYTES,
+      ),
       backoff: { ...DEFAULT_BACKOFF, ...options.backoff },
     };
     this.#log = options.logger ?? createLogger({ component: "threads-api" });
@@ -285,10 +303,17 @@ export class ThreadsApiClient {
       ...this.#target("/refresh_access_token", { grant_type: "th_refresh_token" }, root),
       schema: tokenRefreshSchema,
     });
+    const expiresInSeconds = Math.min(Math.floor(body.expires_in), MAX_TOKEN_LIFETIME_S);
+    if (expiresInSeconds < body.expires_in) {
+      this.#log.warn("threads_api_expires_in_capped", {
+        expires_in: body.expires_in,
+        capped_to: expiresInSeconds,
+      });
+    }
     return {
       accessToken: body.access_token,
       tokenType: body.token_type ?? "bearer",
-      expiresInSeconds: body.expires_in,
+      expiresInSeconds,
     };
   }
 
@@ -379,7 +404,7 @@ export class ThreadsApiClient {
     const timer = setTimeout(() => controller.abort(), this.#o.timeoutMs);
     let status: number;
     let headers: Headers;
-    let text: string;
+    let text: string | undefined;
     try {
       const fetchFn = this.#o.fetch; // called unbound: some runtimes reject another `this`
       const response = await fetchFn(spec.url, {
@@ -388,7 +413,7 @@ export class ThreadsApiClient {
       });
       status = response.status;
       headers = response.headers;
-      text = this.#withoutToken(await response.text());
+      text = await readBody(response, this.#o.maxResponseBytes);
     } catch (error) {
       throw new ThreadsApiError({
         kind: "transient",
@@ -404,7 +429,18 @@ export class ThreadsApiClient {
     }
     const usage = readUsageHeaders(headers);
     if (usage.appUsagePercent !== undefined) this.#o.limiter.onUsage(usage.appUsagePercent);
-    return this.#interpret(spec, status, headers, text, usage.regainAccessMs);
+    if (text === undefined) {
+      // Not retried: the same request would bring the same body.
+      throw new ThreadsApiError({
+        kind: "bad_response",
+        endpoint: spec.endpoint,
+        action: spec.action,
+        status,
+        reason: `the body was larger than the limit of ${this.#o.maxResponseBytes} bytes ` +
+          `(MAX_RESPONSE_BYTES)`,
+      });
+    }
+    return this.#interpret(spec, status, headers, this.#withoutToken(text), usage.regainAccessMs);
   }
 
   #interpret<T>(
@@ -422,7 +458,8 @@ export class ThreadsApiClient {
     } catch {
       // Judged below: an error status explains itself, a 200 with junk is a bad response.
     }
-    const named = parseRetryAfter(headers.get("retry-after")) ?? regainAccessMs;
+    const stated = parseRetryAfter(headers.get("retry-after")) ?? regainAccessMs;
+    const named = stated === undefined ? undefined : Math.min(stated, MAX_STATED_WAIT_MS);
     const base = { endpoint: spec.endpoint, action: spec.action, status };
     const error = errorFromAnswer({
       ...base,
@@ -459,6 +496,38 @@ export class ThreadsApiClient {
     }
     return parsed.data;
   }
+}
+
+/**
+ * The body as text, or undefined when it is larger than `limit` bytes: read chunk by chunk
+ * and abandoned at the limit, so an endless or huge body never sits whole in memory.
+ */
+async function readBody(response: Response, limit: number): Promise<string | undefined> {
+  if (Number(response.headers.get("content-length") ?? 0) > limit) {
+    await response.body?.cancel();
+    return undefined;
+  }
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
 }
 
 /** The `after` cursor of a `paging.next` URL, which is read and then dropped (it has the token). */
