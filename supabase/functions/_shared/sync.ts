@@ -10,11 +10,13 @@
  * rate limiter), then writes with one database call, so a crash at any line leaves either
  * nothing or the whole step written. With `dryRun` a step fetches and computes the same way
  * and writes nothing: it reports what would change. An absent API value stays null all the
- * way to the database: a missing metric is not a zero.
+ * way to the database: a missing metric is not a zero. Items the database could not store
+ * are left out by the client; each step's detail counts them with the reasons (`skipped`).
  */
 import type { Sql } from "./db.ts";
 import type { Logger } from "./log.ts";
 import { ThreadsApiError } from "./errors.ts";
+import { skipDetail } from "./skipped-items.ts";
 import type { PostInsights, ThreadsApiClient, ThreadsPost } from "./threads-api.ts";
 
 export interface SyncAccount {
@@ -60,6 +62,7 @@ export async function syncPostsForAccount(ctx: StepContext): Promise<StepResult>
   const posts = await ctx.client.listThreads({ since });
   const rows = posts.map(toPostRow);
   const mode = since ? "since_newest" : "full_history";
+  const skipped = skipDetail(ctx.client.takeSkipped());
   if (ctx.dryRun) {
     const ids = rows.map((r) => r.threads_post_id);
     const [{ known }] = await ctx.sql`
@@ -68,16 +71,18 @@ export async function syncPostsForAccount(ctx: StepContext): Promise<StepResult>
     return {
       status: "completed",
       items: rows.length,
-      detail: { mode, fetched: rows.length, would_insert: rows.length - known },
+      detail: { mode, fetched: rows.length, would_insert: rows.length - known, ...skipped },
     };
   }
-  if (rows.length === 0) return { status: "completed", items: 0, detail: { mode, fetched: 0 } };
+  if (rows.length === 0) {
+    return { status: "completed", items: 0, detail: { mode, fetched: 0, ...skipped } };
+  }
   const [{ result }] = await ctx.sql`
     select public.upsert_posts(${ctx.account.id}, ${ctx.sql.json(rows)}, ${capturedAt}) as result`;
   return {
     status: "completed",
     items: rows.length,
-    detail: { mode, fetched: rows.length, ...result },
+    detail: { mode, fetched: rows.length, ...result, ...skipped },
   };
 }
 
@@ -150,7 +155,7 @@ export async function syncMetricsForAccount(ctx: StepContext): Promise<StepResul
       const post = due[next++];
       try {
         const insights = await ctx.client.getPostInsights(post.threads_post_id);
-        fetched.push({ threads_post_id: post.threads_post_id, ...insights });
+        if (insights) fetched.push({ threads_post_id: post.threads_post_id, ...insights });
       } catch (error) {
         if (error instanceof ThreadsApiError && error.kind === "not_found") gone++;
         else if (error instanceof ThreadsApiError && error.kind !== "auth_expired") {
@@ -160,7 +165,12 @@ export async function syncMetricsForAccount(ctx: StepContext): Promise<StepResul
     }
   };
   await Promise.all(Array.from({ length: Math.min(ctx.insightConcurrency, due.length) }, worker));
-  const detail: Record<string, unknown> = { due: due.length, fetched: fetched.length, gone };
+  const detail: Record<string, unknown> = {
+    due: due.length,
+    fetched: fetched.length,
+    gone,
+    ...skipDetail(ctx.client.takeSkipped()),
+  };
   if (fetched.length > 0) {
     if (ctx.dryRun) {
       detail.would_change = await countChangedMetrics(ctx, fetched);
@@ -197,6 +207,9 @@ async function countChangedMetrics(ctx: StepContext, fetched: MetricsRow[]) {
 export async function syncAccountInsightsForAccount(ctx: StepContext): Promise<StepResult> {
   const capturedAt = (ctx.now ?? (() => new Date()))();
   const insights = await ctx.client.getUserInsights();
+  if (!insights) {
+    return { status: "completed", items: 0, detail: skipDetail(ctx.client.takeSkipped()) };
+  }
   const values = {
     followers_count: insights.followers_count,
     views: insights.views,

@@ -7,6 +7,9 @@
  * validated with zod, and fails only with a `ThreadsApiError` (errors.ts) whose message and
  * properties never contain the token.
  *
+ * Items the database could not store (a post with a lower-case media type, a negative count)
+ * are left out, not failed: `takeSkipped()` tells the step which and why (skipped-items.ts).
+ *
  * Retry policy, decided here and nowhere else:
  * - `transient` (Graph 1/2, 5xx, network, timeout): retried with capped exponential backoff
  *   and full jitter, at most `maxRetries` times.
@@ -31,10 +34,13 @@ import {
   parseRetryAfter,
   withRetry,
 } from "./retry.ts";
+import type { SkippedItem, SkipReport } from "./skipped-items.ts";
 import {
+  countsProblem,
   describeIssues,
   insightsResponseSchema,
   parsePostInsights,
+  parsePostsPage,
   parseUserInsights,
   POST_METRICS,
   type PostInsights,
@@ -62,6 +68,8 @@ export type { PostInsights, ThreadsPost, ThreadsProfile, UserInsights } from "./
 export const MAX_STATED_WAIT_MS = 3_600_000;
 export const MAX_TOKEN_LIFETIME_S = 60 * 86_400;
 export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+/** Pages one listing reads at most (50,000 posts); it then stops and says so (takeSkipped). */
+export const MAX_PAGES_PER_LISTING = 500;
 
 /** `since` on /threads must be >= this (Threads' launch); user insights reject earlier than the second. */
 const THREADS_EPOCH_S = 1688540400;
@@ -86,7 +94,7 @@ export interface ThreadsApiClientOptions {
   backoff?: Partial<BackoffPolicy>;
   /** Page size for /threads (the API caps it at 100). */
   pageSize?: number;
-  /** Guard against paging that never ends. Default 500 pages (50,000 posts). */
+  /** Pages per listing; default (and at most) MAX_PAGES_PER_LISTING. */
   maxPages?: number;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
@@ -149,6 +157,8 @@ export class ThreadsApiClient {
   readonly #o: Settings;
   readonly #log: Logger;
   readonly #stats: ThreadsApiStats;
+  #skipped: SkippedItem[] = [];
+  #listingStopped: string | undefined;
 
   constructor(options: ThreadsApiClientOptions) {
     if (!options.accessToken) throw new Error("accessToken must be a non-empty string");
@@ -160,7 +170,6 @@ export class ThreadsApiClient {
       // Longer waits are the caller's to defer: a worker should not sit on one account.
       maxRateLimitWaitMs: 2_000,
       rateLimitFallbackMs: 60_000,
-      maxPages: 500,
       sleep: delay,
       random: Math.random,
       ...withoutUndefined(options),
@@ -170,10 +179,33 @@ export class ThreadsApiClient {
         MAX_RESPONSE_BYTES,
         options.maxResponseBytes ?? MAX_RESPONSE_BYTES,
       ),
+      maxPages: Math.min(MAX_PAGES_PER_LISTING, options.maxPages ?? MAX_PAGES_PER_LISTING),
       backoff: { ...DEFAULT_BACKOFF, ...options.backoff },
     };
     this.#log = options.logger ?? createLogger({ component: "threads-api" });
     this.#stats = options.stats ?? createThreadsApiStats();
+  }
+
+  /**
+   * The items left out since the last call (and whether a listing stopped at its page
+   * limit), then forgets them: each step takes what its own calls left out.
+   */
+  takeSkipped(): SkipReport {
+    const report: SkipReport = { items: this.#skipped };
+    if (this.#listingStopped) report.listingStopped = this.#listingStopped;
+    this.#skipped = [];
+    this.#listingStopped = undefined;
+    return report;
+  }
+
+  #skip(skipped: SkippedItem[], endpoint: string): void {
+    if (skipped.length === 0) return;
+    this.#skipped.push(...skipped);
+    this.#log.warn("threads_api_items_skipped", {
+      endpoint,
+      skipped: skipped.length,
+      first_reason: `${skipped[0].item}: ${skipped[0].reason}`,
+    });
   }
 
   /** A snapshot of this client's counters (or of the shared object it was given). */
@@ -190,7 +222,10 @@ export class ThreadsApiClient {
     });
   }
 
-  /** Every post of the account (or those published since `since`), newest first, de-duplicated. */
+  /**
+   * Every post of the account (or those published since `since`), newest first, de-duplicated;
+   * posts that could not be stored are left out (takeSkipped).
+   */
   async listThreads(options: ListThreadsOptions = {}): Promise<ThreadsPost[]> {
     const posts: ThreadsPost[] = [];
     for await (const page of this.threadPages(options)) posts.push(...page);
@@ -217,14 +252,14 @@ export class ThreadsApiClient {
     for (let page = 1;; page++) {
       const target = this.#target(`/${userId}/threads`, after ? { ...params, after } : params);
       if (page > this.#o.maxPages) {
-        throw this.#fail(
-          new ThreadsApiError({
-            kind: "bad_response",
-            endpoint: target.endpoint,
-            action: "list the account's threads",
-            reason: `paging did not end after ${this.#o.maxPages} pages (maxPages)`,
-          }),
-        );
+        // Stopped, not failed: what was read is kept, and the step's metadata says so.
+        this.#listingStopped = `the listing stopped after ${this.#o.maxPages} pages ` +
+          `(MAX_PAGES_PER_LISTING); posts beyond them were not read`;
+        this.#log.warn("threads_api_listing_stopped", {
+          endpoint: target.endpoint,
+          pages: this.#o.maxPages,
+        });
+        return;
       }
       const body = await this.#call({
         action: `list the account's threads (page ${page})`,
@@ -232,7 +267,9 @@ export class ThreadsApiClient {
         schema: threadsPageSchema,
       });
       this.#stats.pages++;
-      const fresh = body.data.filter((post) => {
+      const { posts, skipped } = parsePostsPage(body.data);
+      this.#skip(skipped, target.endpoint);
+      const fresh = posts.filter((post) => {
         if (seen.has(post.id)) return false;
         seen.add(post.id);
         // `since` is the API's to apply; this only guards against an API that ignores it
@@ -261,34 +298,52 @@ export class ThreadsApiClient {
     }
   }
 
-  /** Lifetime views, likes, replies, reposts, quotes and shares of one post; null = not returned. */
-  async getPostInsights(mediaId: string): Promise<PostInsights> {
+  /**
+   * Lifetime views, likes, replies, reposts, quotes and shares of one post (a metric not
+   * returned is null); null itself when a count cannot be stored (takeSkipped says why).
+   */
+  async getPostInsights(mediaId: string): Promise<PostInsights | null> {
+    const target = this.#target(
+      `/${this.#checkId(mediaId, "read the post's insights")}/insights`,
+      { metric: POST_METRICS.join(",") },
+    );
     const body = await this.#call({
       action: "read the post's insights",
-      ...this.#target(`/${this.#checkId(mediaId, "read the post's insights")}/insights`, {
-        metric: POST_METRICS.join(","),
-      }),
+      ...target,
       schema: insightsResponseSchema,
     });
-    return parsePostInsights(body);
+    const insights = parsePostInsights(body);
+    const problem = countsProblem(insights);
+    if (!problem) return insights;
+    this.#skip([{ item: `insights of post ${mediaId}`, reason: problem }], target.endpoint);
+    return null;
   }
 
-  /** Account insights over [since, until] (the API's default: yesterday through today). */
-  async getUserInsights(options: UserInsightsOptions = {}): Promise<UserInsights> {
+  /**
+   * Account insights over [since, until] (the API's default: yesterday through today); null
+   * when a count cannot be stored (takeSkipped says why).
+   */
+  async getUserInsights(options: UserInsightsOptions = {}): Promise<UserInsights | null> {
     const params: Record<string, string> = { metric: USER_METRICS.join(",") };
     if (options.since !== undefined) {
       params.since = String(epochSeconds(toMs(options.since), USER_INSIGHTS_EPOCH_S));
     }
     if (options.until !== undefined) params.until = String(epochSeconds(toMs(options.until)));
+    const target = this.#target(
+      `/${this.#checkId(options.userId ?? "me", "read the account's insights")}/threads_insights`,
+      params,
+    );
     const body = await this.#call({
       action: "read the account's insights",
-      ...this.#target(
-        `/${this.#checkId(options.userId ?? "me", "read the account's insights")}/threads_insights`,
-        params,
-      ),
+      ...target,
       schema: insightsResponseSchema,
     });
-    return parseUserInsights(body);
+    const insights = parseUserInsights(body);
+    const { views_by_day: _days, ...counts } = insights;
+    const problem = countsProblem(counts);
+    if (!problem) return insights;
+    this.#skip([{ item: "account insights", reason: problem }], target.endpoint);
+    return null;
   }
 
   /**
