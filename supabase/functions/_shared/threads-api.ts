@@ -26,6 +26,7 @@ import type { z } from "zod";
 import { errorFromAnswer, ThreadsApiError, USER_RATE_LIMIT_CODE } from "./errors.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { type RateLimiter, readUsageHeaders } from "./rate-limiter.ts";
+import { readBody } from "./read-body.ts";
 import {
   backoffDelay,
   type BackoffPolicy,
@@ -551,38 +552,6 @@ export class ThreadsApiClient {
     }
     return parsed.data;
   }
-}
-
-/**
- * The body as text, or undefined when it is larger than `limit` bytes: read chunk by chunk
- * and abandoned at the limit, so an endless or huge body never sits whole in memory.
- */
-async function readBody(response: Response, limit: number): Promise<string | undefined> {
-  if (Number(response.headers.get("content-length") ?? 0) > limit) {
-    await response.body?.cancel();
-    return undefined;
-  }
-  if (!response.body) return "";
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return new TextDecoder().decode(bytes);
 }
 
 /** The `after` cursor of a `paging.next` URL, which is read and then dropped (it has the token). */
