@@ -140,6 +140,7 @@ export async function runSyncThroughputBench(
         THREADS_API_BASE_URL: sim.url,
         THREADS_API_MAX_RPS: String(MAX_RPS),
         SYNC_TIME_BUDGET_MS: String(TIME_BUDGET_MS),
+        SYNC_WALL_CLOCK_LIMIT_MS: String(WALL_CLOCK_LIMIT_MS),
       },
       log: (line) => logs.push(line),
     });

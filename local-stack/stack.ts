@@ -146,6 +146,8 @@ function functionEnv(config: StackConfig, secrets: StackSecrets, env: Record<str
     CONNECT_ACCOUNT_SECRET: secrets.connectAccountSecret,
     TOKEN_ENCRYPTION_KEY: secrets.tokenEncryptionKey,
     THREADS_API_BASE_URL: threadsApiBaseUrl(config),
+    // What the platform's limit is here, so a budget above it is refused at boot.
+    SYNC_WALL_CLOCK_LIMIT_MS: String(config.wallClockLimitMs),
     ...readDotEnv(join(PROJECT_ROOT, "supabase", "functions", ".env")),
     ...passthrough,
   };

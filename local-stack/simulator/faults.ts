@@ -79,6 +79,8 @@ export const faultSpecSchema = z.discriminatedUnion("kind", [
     code: z.number().int(),
     subcode: z.number().int().optional(),
     message: z.string().optional(),
+    /** Quote the request's token in the message, as some upstream errors do. */
+    echoToken: z.boolean().default(false),
     type: z.string().default("OAuthException"),
     ...targeting,
   }),
@@ -90,7 +92,9 @@ export const faultSpecSchema = z.discriminatedUnion("kind", [
   }),
   z.strictObject({
     kind: z.literal("malformed"),
-    variant: z.enum(["html", "truncated", "missing_field", "empty"]),
+    variant: z.enum(["html", "truncated", "missing_field", "empty", "oversized"]),
+    /** oversized: the body's size in bytes (valid JSON padded with spaces); default 8 MiB. */
+    bytes: z.number().int().min(1).max(64 * 1024 * 1024).default(8 * 1024 * 1024),
     status: httpStatus(200),
     ...targeting,
   }),
@@ -102,6 +106,15 @@ export const faultSpecSchema = z.discriminatedUnion("kind", [
     ...targeting,
   }),
   z.strictObject({ kind: z.literal("down"), status: httpStatus(503), ...targeting }),
+  // Values the real API is not known to send but a client must survive (odd-values.ts).
+  z.strictObject({
+    kind: z.literal("odd_values"),
+    /** Field or metric name -> the JSON value to answer instead. */
+    values: z.record(z.string().min(1), z.unknown()),
+    /** Which post of a posts page is changed (default the first). */
+    item: z.number().int().min(0).default(0),
+    ...targeting,
+  }),
 ]);
 
 /** What a caller writes (defaults may be left out). */

@@ -3,7 +3,8 @@
  * token (the `access_token` query parameter, or `Authorization: Bearer`, which real clients
  * use too), count it, apply the fault rules in the order the real trouble would show up
  * (down, latency, hang, authentication, rate limits, transient failures, injected errors),
- * answer from graph-endpoints.ts, and finally garble the body if a malformed-body rule says so.
+ * answer from graph-endpoints.ts, put in odd values if a rule says so, and finally garble the
+ * body if a malformed-body rule says so.
  */
 import type { EndpointName, FaultRule } from "./faults.ts";
 import {
@@ -17,6 +18,7 @@ import {
   userInsights,
 } from "./graph-endpoints.ts";
 import { errors, type GraphAnswer, graphError, malformed } from "./graph-responses.ts";
+import { withOddValues } from "./odd-values.ts";
 import type { SimulatorState } from "./state.ts";
 
 interface Route {
@@ -148,17 +150,23 @@ export async function handleGraphRequest(
     }
     for (const rule of find("error")) {
       fire(rule);
+      const message = rule.message ??
+        `(#${rule.code}) The simulator was told to fail this request.`;
       return graphError({
         status: rule.status,
         code: rule.code,
         subcode: rule.subcode,
         type: rule.type,
-        message: rule.message ?? `(#${rule.code}) The simulator was told to fail this request.`,
+        message: rule.echoToken ? `${message} (access token: ${token})` : message,
       });
     }
 
     const ctx: EndpointContext = { state, url, account, token: resolved.record, now, faults, fire };
     const answer = dispatch(ctx, endpoint, node);
+    for (const rule of answer.status < 400 ? find("odd_values") : []) {
+      fire(rule);
+      withOddValues(answer.body, endpoint, rule);
+    }
     return { ...answer, headers: { ...headers, ...answer.headers } };
   })();
 
@@ -166,7 +174,7 @@ export async function handleGraphRequest(
   state.stats.status(garble?.status ?? answer.status);
   if (garble) {
     fire(garble);
-    const { text, contentType } = malformed(garble.variant, answer);
+    const { text, contentType } = malformed(garble.variant, answer, garble.bytes);
     return new Response(text, {
       status: garble.status,
       headers: { ...answer.headers, "content-type": contentType },

@@ -124,10 +124,19 @@ const PROXY_PAGE = "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title><
 
 /** The bytes a malformed-body fault sends instead of `answer`. */
 export function malformed(
-  variant: "html" | "truncated" | "missing_field" | "empty",
+  variant: "html" | "truncated" | "missing_field" | "empty" | "oversized",
   answer: GraphAnswer,
+  bytes = 0,
 ): { text: string; contentType: string } {
   switch (variant) {
+    case "oversized": {
+      // Still valid JSON: only its size is wrong.
+      const full = JSON.stringify(answer.body);
+      return {
+        text: full + " ".repeat(Math.max(0, bytes - full.length)),
+        contentType: "application/json; charset=UTF-8",
+      };
+    }
     case "html":
       return { text: PROXY_PAGE, contentType: "text/html; charset=utf-8" };
     case "empty":

@@ -483,7 +483,8 @@ select
   j.invocations,
   -- A finished run has its total in metadata (finish_sync_run); a running one is summed live.
   case when j.status = 'running' and ra.total > 0
-    then (select coalesce(sum(public.jsonb_int(s.metadata, 'api_calls')), 0)::bigint
+    then (select coalesce(sum(case when jsonb_typeof(s.metadata -> 'api_calls') = 'number'
+            then (s.metadata ->> 'api_calls')::numeric end), 0)::bigint
           from public.sync_logs s where s.run_id = j.id)
     else m.api_calls end as api_calls,
   j.heartbeat_at,
@@ -491,12 +492,14 @@ select
   j.error_message
 from public.system_job_logs j
 cross join lateral (
+  -- metadata numbers, NULL when absent or not a number (a view must not fail on one bad row;
+  -- inlined rather than jsonb_int so readers of the view need no function privilege).
   select
-    public.jsonb_int(j.metadata, 'total_accounts') as total_accounts,
-    public.jsonb_int(j.metadata, 'success_count') as success_count,
-    public.jsonb_int(j.metadata, 'error_count') as error_count,
-    public.jsonb_int(j.metadata, 'skipped_count') as skipped_count,
-    public.jsonb_int(j.metadata, 'api_calls') as api_calls
+    case when jsonb_typeof(j.metadata -> 'total_accounts') = 'number' then (j.metadata ->> 'total_accounts')::numeric::bigint end as total_accounts,
+    case when jsonb_typeof(j.metadata -> 'success_count') = 'number' then (j.metadata ->> 'success_count')::numeric::bigint end as success_count,
+    case when jsonb_typeof(j.metadata -> 'error_count') = 'number' then (j.metadata ->> 'error_count')::numeric::bigint end as error_count,
+    case when jsonb_typeof(j.metadata -> 'skipped_count') = 'number' then (j.metadata ->> 'skipped_count')::numeric::bigint end as skipped_count,
+    case when jsonb_typeof(j.metadata -> 'api_calls') = 'number' then (j.metadata ->> 'api_calls')::numeric::bigint end as api_calls
 ) m
 cross join lateral (
   select
@@ -511,9 +514,7 @@ cross join lateral (
 ) ra
 order by j.started_at desc;
 
-revoke all on function public.record_posts_page(uuid, jsonb, timestamptz, boolean, text) from public, anon, authenticated;
-revoke all on function public.sync_run_figures(uuid) from public, anon, authenticated;
-revoke all on function public.jsonb_int(jsonb, text) from public, anon, authenticated;
-grant execute on function public.record_posts_page(uuid, jsonb, timestamptz, boolean, text) to service_role;
-grant execute on function public.sync_run_figures(uuid) to service_role;
-grant execute on function public.jsonb_int(jsonb, text) to service_role;
+-- Only the functions' own role (postgres) runs these (least privilege, as 20261130002100).
+revoke all on function public.record_posts_page(uuid, jsonb, timestamptz, boolean, text) from public, anon, authenticated, service_role;
+revoke all on function public.sync_run_figures(uuid) from public, anon, authenticated, service_role;
+revoke all on function public.jsonb_int(jsonb, text) from public, anon, authenticated, service_role;

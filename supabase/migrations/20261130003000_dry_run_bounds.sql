@@ -54,7 +54,7 @@ comment on table public.sync_logs is
  * (20261123004000), without a run.
  *
  * Raises: PostgreSQL's 2201W when p_limit is negative.
- * Who: the sync (postgres, service_role). Security invoker; reads only.
+ * Who: the sync (postgres). Security invoker; reads only.
  */
 create function public.eligible_sync_accounts(
   p_account_ids uuid[] default null,
@@ -93,7 +93,7 @@ comment on function public.eligible_sync_accounts(uuid[], uuid, integer, timesta
  * Opens a dry run's system_job_logs row ('dry_run', trigger 'manual', status 'running') with
  * p_scope (what was asked: accountIds, workspaceId, maxAccounts) in its metadata, and
  * returns its id for the dry run's sync_logs rows.
- * Who: the sync (postgres, service_role). Security invoker.
+ * Who: the sync (postgres). Security invoker.
  */
 create function public.begin_dry_run(
   p_scope jsonb default '{}'::jsonb,
@@ -123,7 +123,7 @@ comment on function public.begin_dry_run(jsonb, timestamptz) is
  *
  * Returns the final status.
  * Raises: TS211 when p_run_id is not a dry run; TS210 when p_not_attempted is negative.
- * Who: the sync (postgres, service_role). Security invoker.
+ * Who: the sync (postgres). Security invoker.
  */
 create function public.finish_dry_run(
   p_run_id uuid,
@@ -182,8 +182,4 @@ comment on function public.finish_dry_run(uuid, integer, timestamptz) is
 revoke all on function public.eligible_sync_accounts(uuid[], uuid, integer, timestamptz),
   public.begin_dry_run(jsonb, timestamptz),
   public.finish_dry_run(uuid, integer, timestamptz)
-from public, anon, authenticated;
-grant execute on function public.eligible_sync_accounts(uuid[], uuid, integer, timestamptz),
-  public.begin_dry_run(jsonb, timestamptz),
-  public.finish_dry_run(uuid, integer, timestamptz)
-to service_role;
+from public, anon, authenticated, service_role;

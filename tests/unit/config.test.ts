@@ -88,3 +88,30 @@ Deno.test("config sets database timeouts by default and refuses ones that cannot
     /DB_IDLE_IN_TRANSACTION_TIMEOUT_MS must be at most 3600000/,
   );
 });
+
+Deno.test("config refuses a time budget at or above the wall-clock limit, naming both values", () => {
+  const attempt = (env: Record<string, string>) => {
+    try {
+      loadConfig({ ...VALID, ...env });
+      return "";
+    } catch (error) {
+      return (error as Error).message;
+    }
+  };
+  assertMatch(
+    attempt({ SYNC_TIME_BUDGET_MS: "150000" }),
+    /SYNC_TIME_BUDGET_MS must be below SYNC_WALL_CLOCK_LIMIT_MS: current values are 150000 and 150000/,
+  );
+  assertMatch(
+    attempt({ SYNC_TIME_BUDGET_MS: "400000", SYNC_WALL_CLOCK_LIMIT_MS: "400000" }),
+    /current values are 400000 and 400000/,
+  );
+  // A paid plan's limit admits a larger budget.
+  const paid = loadConfig({
+    ...VALID,
+    SYNC_TIME_BUDGET_MS: "360000",
+    SYNC_WALL_CLOCK_LIMIT_MS: "400000",
+  });
+  assertEquals([paid.SYNC_TIME_BUDGET_MS, paid.SYNC_WALL_CLOCK_LIMIT_MS], [360_000, 400_000]);
+  assertEquals(loadConfig(VALID).SYNC_WALL_CLOCK_LIMIT_MS, 150_000);
+});

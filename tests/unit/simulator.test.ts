@@ -242,6 +242,62 @@ Deno.test("faults target one account and retire after count; down fails everythi
   });
 });
 
+Deno.test("an error fault with echoToken quotes the request's token in its message", async () => {
+  await withSim({ seed: 1, accounts: 1, posts: 2 }, async (sim) => {
+    const token = sim.account(0).token;
+    sim.addFault({ kind: "error", code: 100, message: "(#100) Bad request", echoToken: true });
+    const answer = await graph(sim, "/me", token);
+    assertEquals([answer.status, answer.body.error.code], [400, 100]);
+    assertEquals(answer.body.error.message, `(#100) Bad request (access token: ${token})`);
+  });
+});
+
+Deno.test("odd_values puts odd values into a well-formed answer; oversized pads a body to size", async () => {
+  await withSim({ seed: 1, accounts: 1, posts: 5 }, async (sim) => {
+    const token = sim.account(0).token;
+    sim.addFault({
+      kind: "odd_values",
+      endpoints: ["threads"],
+      item: 1,
+      values: { media_type: "weird type", id: "9".repeat(100) },
+    });
+    const page = await graph(sim, "/me/threads?fields=id,media_type,timestamp", token);
+    assertEquals(page.body.data[1].media_type, "weird type");
+    assertEquals(page.body.data[1].id, "9".repeat(100));
+    assertNotEquals(page.body.data[0].media_type, "weird type");
+    const postId = sim.posts(0).find((p) => p.metrics)!.id;
+    sim.addFault({ kind: "odd_values", endpoints: ["post_insights"], values: { likes: -5 } });
+    const insights = await graph(sim, `/${postId}/insights?metric=views,likes`, token);
+    assertEquals(insights.body.data[1].values, [{ value: -5 }]);
+    assert(insights.body.data[0].values[0].value >= 0);
+    sim.addFault({
+      kind: "odd_values",
+      endpoints: ["user_insights"],
+      values: { followers_count: 1.5 },
+    });
+    const user = await graph(sim, "/me/threads_insights?metric=followers_count", token);
+    assertEquals(user.body.data[0].total_value, { value: 1.5 });
+    sim.addFault({
+      kind: "odd_values",
+      endpoints: ["refresh_token"],
+      values: { expires_in: 1e12 },
+    });
+    sim.advanceClock(DAY);
+    const refresh = await graph(sim, "/refresh_access_token?grant_type=th_refresh_token", token);
+    assertEquals(refresh.body.expires_in, 1e12);
+    sim.addFault({
+      kind: "malformed",
+      variant: "oversized",
+      bytes: 100_000,
+      endpoints: ["profile"],
+    });
+    const response = await fetch(`${sim.url}/me?access_token=${token}`);
+    const text = await response.text();
+    assertEquals(text.length, 100_000);
+    assertEquals(JSON.parse(text).id, sim.account(0).id);
+  });
+});
+
 Deno.test("a hanging request is released when the simulator closes", async () => {
   const sim = await startSimulator({ seed: 1, accounts: 1, posts: 1, faults: [{ kind: "hang" }] });
   const pending = fetch(`${sim.url}/me?access_token=${sim.account(0).token}`);

@@ -124,11 +124,88 @@ Deno.test("listThreads de-duplicates a post repeated across pages", async () => 
   });
 });
 
-Deno.test("listThreads stops at maxPages with a clear error instead of paging forever", async () => {
+Deno.test("listThreads stops at its page limit, keeps what it read and says so", async () => {
   await withClient({ postCounts: { 0: 50 } }, async ({ make }) => {
-    const error = await failure(() => make({ pageSize: 10, maxPages: 3 }).listThreads());
-    assertEquals(error.kind, "bad_response");
-    assertMatch(error.message, /paging did not end after 3 pages/);
+    const client = make({ pageSize: 10, maxPages: 3 });
+    const posts = await client.listThreads();
+    assertEquals(posts.length, 30);
+    assertEquals(client.stats().pages, 3);
+    const report = client.takeSkipped();
+    assertMatch(report.listingStopped ?? "", /stopped after 3 pages \(MAX_PAGES_PER_LISTING\)/);
+    assertEquals(client.takeSkipped(), { items: [] }, "taken once");
+    // The option can only lower the constant.
+    assertEquals(make({ maxPages: 10_000 }).stats().pages, 0);
+  });
+});
+
+Deno.test("listThreads leaves out the posts the database could not store, each with its reason", async () => {
+  const odd: [number, Record<string, unknown>, RegExp][] = [
+    [0, { media_type: "weird type" }, /media_type must be upper-case .*"weird type"/],
+    [3, { id: "9".repeat(100) }, /id must be a numeric Graph id of at most 30 digits/],
+    [5, { permalink: "javascript:alert(1)" }, /permalink must be an http\(s\) URL/],
+    [7, { text: "nul \u0000 inside" }, /text must be text without NUL/],
+    [9, { id: 17 }, /id .*current value is 17/],
+  ];
+  await withClient({
+    faults: odd.map(([item, values]) => ({
+      kind: "odd_values" as const,
+      endpoints: ["threads" as const],
+      item,
+      values,
+    })),
+  }, async ({ sim, client }) => {
+    const posts = await client.listThreads();
+    assertEquals(posts.length, 30 - odd.length);
+    const stored = new Set(posts.map((p) => p.id));
+    const truth = sim.posts(0);
+    assert(truth.filter((p) => !stored.has(p.id)).length === odd.length);
+    const { items } = client.takeSkipped();
+    assertEquals(items.length, odd.length);
+    odd.forEach(([, , reason], i) => assertMatch(items[i].reason, reason, items[i].item));
+    assertMatch(items[0].item, /^post \d+$/);
+    assertEquals(items[1].item, "post #3 of its page");
+  });
+});
+
+Deno.test("counts must be non-negative integers: an odd one leaves that capture out", async () => {
+  await withClient({}, async ({ sim, client }) => {
+    const [first, second] = sim.posts(0).filter((p) => p.metrics !== null);
+    sim.addFault({
+      kind: "odd_values",
+      endpoints: ["post_insights"],
+      values: { likes: -5 },
+      count: 1,
+    });
+    assertEquals(await client.getPostInsights(first.id), null);
+    sim.addFault({
+      kind: "odd_values",
+      endpoints: ["post_insights"],
+      values: { views: 2 ** 60 },
+      count: 1,
+    });
+    assertEquals(await client.getPostInsights(second.id), null);
+    assertEquals(await client.getPostInsights(first.id), first.metrics);
+    sim.addFault({
+      kind: "odd_values",
+      endpoints: ["user_insights"],
+      values: { followers_count: 1.5 },
+      count: 1,
+    });
+    assertEquals(await client.getUserInsights(), null);
+    assertEquals(client.takeSkipped().items, [
+      {
+        item: `insights of post ${first.id}`,
+        reason: "likes must be a non-negative integer or absent: current value is -5",
+      },
+      {
+        item: `insights of post ${second.id}`,
+        reason: `views must be a non-negative integer or absent: current value is ${2 ** 60}`,
+      },
+      {
+        item: "account insights",
+        reason: "followers_count must be a non-negative integer or absent: current value is 1.5",
+      },
+    ]);
   });
 });
 
@@ -154,7 +231,7 @@ Deno.test("a metric the API leaves out is null while the others keep their value
     faults: [{ kind: "omit_metrics", metrics: ["views", "shares"] }],
   }, async ({ sim, client }) => {
     const post = sim.posts(0).find((p) => p.metrics !== null)!;
-    const insights = await client.getPostInsights(post.id);
+    const insights = (await client.getPostInsights(post.id))!;
     assertEquals(insights.views, null);
     assertEquals(insights.shares, null);
     assertEquals(insights.likes, post.metrics!.likes);
@@ -164,9 +241,9 @@ Deno.test("a metric the API leaves out is null while the others keep their value
 Deno.test("metrics grow as simulated time passes, so two syncs see different values", async () => {
   await withClient({}, async ({ sim, client }) => {
     const post = sim.posts(0).find((p) => p.metrics !== null)!;
-    const before = await client.getPostInsights(post.id);
+    const before = (await client.getPostInsights(post.id))!;
     sim.advanceClock(2 * DAY);
-    const after = await client.getPostInsights(post.id);
+    const after = (await client.getPostInsights(post.id))!;
     assert(after.views! > before.views!, `${before.views} -> ${after.views}`);
     assert(after.likes! >= before.likes!);
   });
@@ -175,7 +252,7 @@ Deno.test("metrics grow as simulated time passes, so two syncs see different val
 Deno.test("user insights read window totals, link clicks and the follower count", async () => {
   await withClient({}, async ({ sim, client }) => {
     const now = sim.now().getTime();
-    const insights = await client.getUserInsights({ since: now - 7 * DAY, until: now });
+    const insights = (await client.getUserInsights({ since: now - 7 * DAY, until: now }))!;
     for (const metric of ["views", "likes", "replies", "reposts", "quotes", "clicks"] as const) {
       assert(typeof insights[metric] === "number", `${metric} = ${insights[metric]}`);
     }
@@ -185,7 +262,7 @@ Deno.test("user insights read window totals, link clicks and the follower count"
       insights.views_by_day.reduce((sum, day) => sum + day.value, 0),
     );
     sim.advanceClock(30 * DAY);
-    const later = await client.getUserInsights();
+    const later = (await client.getUserInsights())!;
     assert(later.followers_count! >= insights.followers_count!);
   });
 });
@@ -198,6 +275,28 @@ Deno.test("refreshAccessToken returns a new 60-day token that works", async () =
     assertEquals(sim.stats().byEndpoint.refresh_token, 1);
     const profile = await make({ accessToken: refreshed.accessToken }).getProfile();
     assertEquals(profile.id, sim.account(0).id);
+  });
+});
+
+Deno.test("a refreshed token's lifetime counts for 60 days at most, whatever expires_in says", async () => {
+  await withClient({
+    faults: [{ kind: "odd_values", endpoints: ["refresh_token"], values: { expires_in: 1e12 } }],
+  }, async ({ client }) => {
+    const refreshed = await client.refreshAccessToken();
+    assertEquals(refreshed.expiresInSeconds, 60 * 86_400);
+  });
+});
+
+Deno.test("a body over the size limit is a bad_response naming the limit, not retried", async () => {
+  await withClient({
+    faults: [{ kind: "malformed", variant: "oversized", bytes: 5 * 1024 * 1024, count: 1 }],
+  }, async ({ client }) => {
+    const error = await failure(() => client.listThreads());
+    assertEquals([error.kind, error.status], ["bad_response", 200]);
+    assertMatch(error.message, /larger than the limit of 4194304 bytes \(MAX_RESPONSE_BYTES\)/);
+    assertEquals(client.stats().retries, 0);
+    // The next answer, of normal size, is read as usual.
+    assertEquals((await client.listThreads()).length, 30);
   });
 });
 
@@ -310,7 +409,6 @@ Deno.test("malformed bodies become bad_response errors naming the endpoint, with
       ["html", /the body was HTML, not JSON/],
       ["truncated", /not valid JSON .*possibly truncated/],
       ["empty", /not valid JSON \(0 bytes\)/],
-      ["missing_field", /did not have the documented shape: data\[0\]\.id/],
     ];
     for (const [variant, pattern] of expectations) {
       sim.addFault({
@@ -325,6 +423,14 @@ Deno.test("malformed bodies become bad_response errors naming the endpoint, with
       assertMatch(error.message, pattern);
     }
     assertEquals(client.stats().retries, 0);
+    // A page's shape is the body's; a post without its id is only that post's problem.
+    sim.addFault({ kind: "malformed", variant: "missing_field", endpoints: ["user_insights"] });
+    const error = await failure(() => client.getUserInsights());
+    assertEquals(error.kind, "bad_response");
+    assertMatch(error.message, /did not have the documented shape: data\[0\]\.name/);
+    sim.addFault({ kind: "malformed", variant: "missing_field", endpoints: ["threads"] });
+    assertEquals((await client.listThreads()).length, 29);
+    assertMatch(client.takeSkipped().items[0].reason, /^id .*current value is absent$/);
   });
 });
 
@@ -366,7 +472,8 @@ Deno.test("an exhausted 24-hour budget surfaces at once with the wait, then clea
     const error = await failure(() => client.getProfile());
     assert(performance.now() - started < 500, "a budget error must not be waited out");
     assertEquals([error.kind, error.code, error.status], ["rate_limited", 17, 400]);
-    assert(error.retryAfterMs! > 23 * 3_600_000, `retryAfterMs ${error.retryAfterMs}`);
+    // The API states a wait of almost a day; a stated wait counts for an hour at most.
+    assertEquals(error.retryAfterMs, 3_600_000);
     assertEquals(client.stats().calls, 4);
     // The other account's budget is its own.
     const other = make({ accessToken: sim.account(1).token });
@@ -388,10 +495,37 @@ Deno.test("50 concurrent calls through one limiter stay under the simulator's li
     );
     assertEquals(posts.length, 50);
     const results = await Promise.all(posts.map(({ i, id }) => clients[i].getPostInsights(id)));
-    assert(results.every((r) => typeof r.views === "number"));
+    assert(results.every((r) => typeof r?.views === "number"));
     assertEquals(sim.stats().rateLimited, 0);
     assertEquals(sim.stats().byEndpoint.post_insights, 50);
     assert(limiter.stats().waitedMs > 0, "the limiter should have queued part of the burst");
+  });
+});
+
+Deno.test("an upstream error quoting the bare token leaves the client without it", async () => {
+  await withClient({}, async ({ sim, client, token }) => {
+    for (const endpoints of [["profile"], ["threads"], ["post_insights"]] as const) {
+      sim.addFault({
+        kind: "error",
+        code: 100,
+        message: "(#100) Invalid parameter",
+        echoToken: true,
+        endpoints: [...endpoints],
+      });
+      const error = await failure(() =>
+        endpoints[0] === "profile"
+          ? client.getProfile()
+          : endpoints[0] === "threads"
+          ? client.listThreads()
+          : client.getPostInsights(sim.posts(0)[0].id)
+      );
+      sim.clearFaults();
+      assertEquals(error.kind, "permanent");
+      assertMatch(error.graphMessage ?? "", /Invalid parameter \(access token: \[redacted\]\)/);
+      const text = [error.message, String(error), error.stack ?? "", JSON.stringify({ ...error })]
+        .join("\n");
+      assert(!text.includes(token), `token leaked in: ${text}`);
+    }
   });
 });
 

@@ -73,6 +73,10 @@ export const configSchema = z.object({
   THREADS_API_MAX_RPS: positiveInt("THREADS_API_MAX_RPS", 20, 1000),
   // Below the platform's 150 s wall-clock limit (free plan), leaving time to hand off.
   SYNC_TIME_BUDGET_MS: positiveInt("SYNC_TIME_BUDGET_MS", 110_000, 3_600_000),
+  // The platform's wall-clock limit per invocation, which it does not tell the function:
+  // 150 s on the free plan, 400 s on paid plans. Only used to refuse a budget that would let
+  // the platform kill a worker before it hands off.
+  SYNC_WALL_CLOCK_LIMIT_MS: positiveInt("SYNC_WALL_CLOCK_LIMIT_MS", 150_000, 3_600_000),
   // The Threads API allows 4,800 x impressions calls per user per rolling 24 h, at least
   // 48,000. An account that has spent 80% of this in the last 24 h is deferred for an hour.
   SYNC_ACCOUNT_DAILY_CALL_BUDGET: positiveInt("SYNC_ACCOUNT_DAILY_CALL_BUDGET", 48_000, 10_000_000),
@@ -91,6 +95,15 @@ export const configSchema = z.object({
     3_600_000,
   ),
 }).superRefine((config, ctx) => {
+  if (config.SYNC_TIME_BUDGET_MS >= config.SYNC_WALL_CLOCK_LIMIT_MS) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["SYNC_TIME_BUDGET_MS"],
+      message: `SYNC_TIME_BUDGET_MS must be below SYNC_WALL_CLOCK_LIMIT_MS: current values are ` +
+        `${config.SYNC_TIME_BUDGET_MS} and ${config.SYNC_WALL_CLOCK_LIMIT_MS} (the platform ` +
+        `would kill the invocation before it hands off; leave it about 40 s of headroom)`,
+    });
+  }
   // A lock wait is part of its statement: a longer lock_timeout would never fire.
   if (config.DB_LOCK_TIMEOUT_MS > config.DB_STATEMENT_TIMEOUT_MS) {
     ctx.addIssue({

@@ -12,6 +12,7 @@
  */
 import { redact } from "./log.ts";
 import { sqlState } from "./postgres-errors.ts";
+import { scrubSecrets } from "./scrub-secrets.ts";
 import { graphErrorBodySchema } from "./threads-schemas.ts";
 
 export type ThreadsErrorKind =
@@ -167,6 +168,29 @@ export class ThreadsApiError extends Error {
       retryAfterMs: this.retryAfterMs,
       graphMessage: this.graphMessage,
       attempts,
+    });
+  }
+
+  /**
+   * The same failure with `secret` removed from every text it carries. `redact` only knows
+   * tokens by shape; an upstream message can quote the bare token ("Cannot parse access
+   * token: THAA..."), so the holder of the token removes that exact string.
+   */
+  withoutSecret(secret: string): ThreadsApiError {
+    const scrub = (text: string | undefined) =>
+      text === undefined ? undefined : scrubSecrets(text, secret);
+    return new ThreadsApiError({
+      kind: this.kind,
+      endpoint: scrub(this.endpoint)!,
+      action: scrub(this.action)!,
+      reason: scrub(this.reason),
+      status: this.status,
+      code: this.code,
+      subcode: this.subcode,
+      fbtraceId: scrub(this.fbtraceId),
+      retryAfterMs: this.retryAfterMs,
+      graphMessage: scrub(this.graphMessage),
+      attempts: this.attempts,
     });
   }
 

@@ -10,12 +10,14 @@
  * rate limiter), then writes with one database call, so a crash at any line leaves either
  * nothing or the whole step written. With `dryRun` a step fetches and computes the same way
  * and writes nothing: it reports what would change. An absent API value stays null all the
- * way to the database: a missing metric is not a zero.
+ * way to the database: a missing metric is not a zero. Items the database could not store
+ * are left out by the client; each step's detail counts them with the reasons (`skipped`).
  */
 import type { Sql } from "./db.ts";
 import type { Logger } from "./log.ts";
 import { checkDeadline, DeadlineReached } from "./deadline.ts";
 import { ThreadsApiError } from "./errors.ts";
+import { skipDetail } from "./skipped-items.ts";
 import type { PostInsights, ThreadsApiClient, ThreadsPost } from "./threads-api.ts";
 
 export interface SyncAccount {
@@ -95,6 +97,7 @@ export async function syncPostsForAccount(ctx: StepContext): Promise<StepResult>
     }
     if (page.nextCursor) checkDeadline(ctx.signal, `reading posts after page ${detail.pages}`);
   }
+  Object.assign(detail, skipDetail(ctx.client.takeSkipped()));
   return { status: "completed", items: detail.fetched as number, detail };
 }
 
@@ -176,7 +179,8 @@ export async function syncMetricsForAccount(ctx: StepContext): Promise<StepResul
         const post = chunk[next++];
         try {
           const insights = await ctx.client.getPostInsights(post.threads_post_id);
-          fetched.push({ threads_post_id: post.threads_post_id, ...insights });
+          // null: the answer could not be stored (counted by takeSkipped below).
+          if (insights) fetched.push({ threads_post_id: post.threads_post_id, ...insights });
         } catch (error) {
           if (error instanceof DeadlineReached) deadline ??= error;
           else if (error instanceof ThreadsApiError && error.kind === "not_found") {
@@ -205,6 +209,7 @@ export async function syncMetricsForAccount(ctx: StepContext): Promise<StepResul
     }
   }
   detail.fetched = fetchedTotal;
+  Object.assign(detail, skipDetail(ctx.client.takeSkipped()));
   if (deadline) throw deadline;
   if (stoppedBy && fetchedTotal === 0) throw stoppedBy;
   return {
@@ -232,6 +237,9 @@ async function countChangedMetrics(ctx: StepContext, fetched: MetricsRow[]) {
 export async function syncAccountInsightsForAccount(ctx: StepContext): Promise<StepResult> {
   const capturedAt = (ctx.now ?? (() => new Date()))();
   const insights = await ctx.client.getUserInsights();
+  if (!insights) {
+    return { status: "completed", items: 0, detail: skipDetail(ctx.client.takeSkipped()) };
+  }
   const values = {
     followers_count: insights.followers_count,
     views: insights.views,

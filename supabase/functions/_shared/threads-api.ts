@@ -7,6 +7,9 @@
  * validated with zod, and fails only with a `ThreadsApiError` (errors.ts) whose message and
  * properties never contain the token.
  *
+ * Items the database could not store (a post with a lower-case media type, a negative count)
+ * are left out, not failed: `takeSkipped()` tells the step which and why (skipped-items.ts).
+ *
  * Retry policy, decided here and nowhere else:
  * - `transient` (Graph 1/2, 5xx, network, timeout): retried with capped exponential backoff
  *   and full jitter, at most `maxRetries` times.
@@ -24,6 +27,7 @@ import { errorFromAnswer, ThreadsApiError, USER_RATE_LIMIT_CODE } from "./errors
 import { createLogger, type Logger } from "./log.ts";
 import { checkDeadline } from "./deadline.ts";
 import { type RateLimiter, readUsageHeaders } from "./rate-limiter.ts";
+import { readBody } from "./read-body.ts";
 import {
   backoffDelay,
   type BackoffPolicy,
@@ -32,10 +36,13 @@ import {
   parseRetryAfter,
   withRetry,
 } from "./retry.ts";
+import type { SkippedItem, SkipReport } from "./skipped-items.ts";
 import {
+  countsProblem,
   describeIssues,
   insightsResponseSchema,
   parsePostInsights,
+  parsePostsPage,
   parseUserInsights,
   POST_METRICS,
   type PostInsights,
@@ -52,6 +59,20 @@ import {
 
 export type { PostInsights, ThreadsPost, ThreadsProfile, UserInsights } from "./threads-schemas.ts";
 
+/**
+ * Bounds on values that come from outside, so one odd answer cannot park an account for a
+ * year, hold a worker's memory, or store a token as valid for ever:
+ * - a stated wait (`Retry-After`, `estimated_time_to_regain_access`) counts as at most an hour,
+ *   after which the next run simply asks again;
+ * - a refreshed token lives at most 60 days (a long-lived Threads token's lifetime);
+ * - a body may be at most 4 MiB (a full page of 100 posts is well under 1 MiB).
+ */
+export const MAX_STATED_WAIT_MS = 3_600_000;
+export const MAX_TOKEN_LIFETIME_S = 60 * 86_400;
+export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+/** Pages one listing reads at most (50,000 posts); it then stops and says so (takeSkipped). */
+export const MAX_PAGES_PER_LISTING = 500;
+
 /** `since` on /threads must be >= this (Threads' launch); user insights reject earlier than the second. */
 const THREADS_EPOCH_S = 1688540400;
 const USER_INSIGHTS_EPOCH_S = 1712991600;
@@ -65,6 +86,8 @@ export interface ThreadsApiClientOptions {
   fetch?: typeof fetch;
   /** Per attempt, from sending to the last byte of the body. Default 15 s. */
   timeoutMs?: number;
+  /** A larger body is a `bad_response`. Default (and at most) MAX_RESPONSE_BYTES. */
+  maxResponseBytes?: number;
   /** Retries of transient failures. Default 3 (4 attempts). */
   maxRetries?: number;
   maxRateLimitRetries?: number;
@@ -73,7 +96,7 @@ export interface ThreadsApiClientOptions {
   backoff?: Partial<BackoffPolicy>;
   /** Page size for /threads (the API caps it at 100). */
   pageSize?: number;
-  /** Guard against paging that never ends. Default 500 pages (50,000 posts). */
+  /** Pages per listing; default (and at most) MAX_PAGES_PER_LISTING. */
   maxPages?: number;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
@@ -151,6 +174,8 @@ export class ThreadsApiClient {
   readonly #log: Logger;
   readonly #stats: ThreadsApiStats;
   readonly #signal?: AbortSignal;
+  #skipped: SkippedItem[] = [];
+  #listingStopped: string | undefined;
 
   constructor(options: ThreadsApiClientOptions) {
     if (!options.accessToken) throw new Error("accessToken must be a non-empty string");
@@ -162,17 +187,43 @@ export class ThreadsApiClient {
       // Longer waits are the caller's to defer: a worker should not sit on one account.
       maxRateLimitWaitMs: 2_000,
       rateLimitFallbackMs: 60_000,
-      maxPages: 500,
       sleep: delay,
       random: Math.random,
       ...withoutUndefined({ ...options, signal: undefined }),
       baseUrl: options.baseUrl.replace(/\/+$/, ""),
       pageSize: Math.min(100, Math.max(1, options.pageSize ?? 100)),
+      maxResponseBytes: Math.min(
+        MAX_RESPONSE_BYTES,
+        options.maxResponseBytes ?? MAX_RESPONSE_BYTES,
+      ),
+      maxPages: Math.min(MAX_PAGES_PER_LISTING, options.maxPages ?? MAX_PAGES_PER_LISTING),
       backoff: { ...DEFAULT_BACKOFF, ...options.backoff },
     };
     this.#log = options.logger ?? createLogger({ component: "threads-api" });
     this.#stats = options.stats ?? createThreadsApiStats();
     this.#signal = options.signal;
+  }
+
+  /**
+   * The items left out since the last call (and whether a listing stopped at its page
+   * limit), then forgets them: each step takes what its own calls left out.
+   */
+  takeSkipped(): SkipReport {
+    const report: SkipReport = { items: this.#skipped };
+    if (this.#listingStopped) report.listingStopped = this.#listingStopped;
+    this.#skipped = [];
+    this.#listingStopped = undefined;
+    return report;
+  }
+
+  #skip(skipped: SkippedItem[], endpoint: string): void {
+    if (skipped.length === 0) return;
+    this.#skipped.push(...skipped);
+    this.#log.warn("threads_api_items_skipped", {
+      endpoint,
+      skipped: skipped.length,
+      first_reason: `${skipped[0].item}: ${skipped[0].reason}`,
+    });
   }
 
   /** A snapshot of this client's counters (or of the shared object it was given). */
@@ -189,7 +240,10 @@ export class ThreadsApiClient {
     });
   }
 
-  /** Every post of the account (or those published since `since`), newest first, de-duplicated. */
+  /**
+   * Every post of the account (or those published since `since`), newest first, de-duplicated;
+   * posts that could not be stored are left out (takeSkipped).
+   */
   async listThreads(options: ListThreadsOptions = {}): Promise<ThreadsPost[]> {
     const posts: ThreadsPost[] = [];
     for await (const page of this.threadPages(options)) posts.push(...page.posts);
@@ -217,14 +271,14 @@ export class ThreadsApiClient {
     for (let page = 1;; page++) {
       const target = this.#target(`/${userId}/threads`, after ? { ...params, after } : params);
       if (page > this.#o.maxPages) {
-        throw this.#fail(
-          new ThreadsApiError({
-            kind: "bad_response",
-            endpoint: target.endpoint,
-            action: "list the account's threads",
-            reason: `paging did not end after ${this.#o.maxPages} pages (maxPages)`,
-          }),
-        );
+        // Stopped, not failed: what was read is kept, and the step's metadata says so.
+        this.#listingStopped = `the listing stopped after ${this.#o.maxPages} pages ` +
+          `(MAX_PAGES_PER_LISTING); posts beyond them were not read`;
+        this.#log.warn("threads_api_listing_stopped", {
+          endpoint: target.endpoint,
+          pages: this.#o.maxPages,
+        });
+        return;
       }
       const body = await this.#call({
         action: `list the account's threads (page ${page})`,
@@ -232,7 +286,9 @@ export class ThreadsApiClient {
         schema: threadsPageSchema,
       });
       this.#stats.pages++;
-      const fresh = body.data.filter((post) => {
+      const { posts, skipped } = parsePostsPage(body.data);
+      this.#skip(skipped, target.endpoint);
+      const fresh = posts.filter((post) => {
         if (seen.has(post.id)) return false;
         seen.add(post.id);
         // `since` is the API's to apply; this only guards against an API that ignores it
@@ -264,34 +320,52 @@ export class ThreadsApiClient {
     }
   }
 
-  /** Lifetime views, likes, replies, reposts, quotes and shares of one post; null = not returned. */
-  async getPostInsights(mediaId: string): Promise<PostInsights> {
+  /**
+   * Lifetime views, likes, replies, reposts, quotes and shares of one post (a metric not
+   * returned is null); null itself when a count cannot be stored (takeSkipped says why).
+   */
+  async getPostInsights(mediaId: string): Promise<PostInsights | null> {
+    const target = this.#target(
+      `/${this.#checkId(mediaId, "read the post's insights")}/insights`,
+      { metric: POST_METRICS.join(",") },
+    );
     const body = await this.#call({
       action: "read the post's insights",
-      ...this.#target(`/${this.#checkId(mediaId, "read the post's insights")}/insights`, {
-        metric: POST_METRICS.join(","),
-      }),
+      ...target,
       schema: insightsResponseSchema,
     });
-    return parsePostInsights(body);
+    const insights = parsePostInsights(body);
+    const problem = countsProblem(insights);
+    if (!problem) return insights;
+    this.#skip([{ item: `insights of post ${mediaId}`, reason: problem }], target.endpoint);
+    return null;
   }
 
-  /** Account insights over [since, until] (the API's default: yesterday through today). */
-  async getUserInsights(options: UserInsightsOptions = {}): Promise<UserInsights> {
+  /**
+   * Account insights over [since, until] (the API's default: yesterday through today); null
+   * when a count cannot be stored (takeSkipped says why).
+   */
+  async getUserInsights(options: UserInsightsOptions = {}): Promise<UserInsights | null> {
     const params: Record<string, string> = { metric: USER_METRICS.join(",") };
     if (options.since !== undefined) {
       params.since = String(epochSeconds(toMs(options.since), USER_INSIGHTS_EPOCH_S));
     }
     if (options.until !== undefined) params.until = String(epochSeconds(toMs(options.until)));
+    const target = this.#target(
+      `/${this.#checkId(options.userId ?? "me", "read the account's insights")}/threads_insights`,
+      params,
+    );
     const body = await this.#call({
       action: "read the account's insights",
-      ...this.#target(
-        `/${this.#checkId(options.userId ?? "me", "read the account's insights")}/threads_insights`,
-        params,
-      ),
+      ...target,
       schema: insightsResponseSchema,
     });
-    return parseUserInsights(body);
+    const insights = parseUserInsights(body);
+    const { views_by_day: _days, ...counts } = insights;
+    const problem = countsProblem(counts);
+    if (!problem) return insights;
+    this.#skip([{ item: "account insights", reason: problem }], target.endpoint);
+    return null;
   }
 
   /**
@@ -306,10 +380,17 @@ export class ThreadsApiClient {
       ...this.#target("/refresh_access_token", { grant_type: "th_refresh_token" }, root),
       schema: tokenRefreshSchema,
     });
+    const expiresInSeconds = Math.min(Math.floor(body.expires_in), MAX_TOKEN_LIFETIME_S);
+    if (expiresInSeconds < body.expires_in) {
+      this.#log.warn("threads_api_expires_in_capped", {
+        expires_in: body.expires_in,
+        capped_to: expiresInSeconds,
+      });
+    }
     return {
       accessToken: body.access_token,
       tokenType: body.token_type ?? "bearer",
-      expiresInSeconds: body.expires_in,
+      expiresInSeconds,
     };
   }
 
@@ -376,9 +457,21 @@ export class ThreadsApiClient {
     });
   }
 
+  /**
+   * Every error leaves the client through here: counted, and with the exact token removed from
+   * all its text (an upstream message may quote it bare, which `redact` cannot recognise).
+   */
   #fail<E>(error: E): E {
     this.#stats.failures++;
+    if (error instanceof ThreadsApiError) return error.withoutSecret(this.#o.accessToken) as E;
     return error;
+  }
+
+  /** The body with the token cut out, before any of it can reach a message or a record. */
+  #withoutToken(text: string): string {
+    const token = this.#o.accessToken;
+    // As scrubSecrets: a very short string could be part of ordinary text; tokens are long.
+    return token.length < 8 ? text : text.split(token).join("[redacted]");
   }
 
   async #attempt<T>(spec: CallSpec<T>, attempt: number): Promise<T> {
@@ -392,7 +485,7 @@ export class ThreadsApiClient {
     this.#signal?.addEventListener("abort", stopAtDeadline);
     let status: number;
     let headers: Headers;
-    let text: string;
+    let text: string | undefined;
     try {
       const fetchFn = this.#o.fetch; // called unbound: some runtimes reject another `this`
       const response = await fetchFn(spec.url, {
@@ -401,7 +494,7 @@ export class ThreadsApiClient {
       });
       status = response.status;
       headers = response.headers;
-      text = await response.text();
+      text = await readBody(response, this.#o.maxResponseBytes);
     } catch (error) {
       checkDeadline(this.#signal, `waiting for ${spec.endpoint}`);
       throw new ThreadsApiError({
@@ -419,7 +512,18 @@ export class ThreadsApiClient {
     }
     const usage = readUsageHeaders(headers);
     if (usage.appUsagePercent !== undefined) this.#o.limiter.onUsage(usage.appUsagePercent);
-    return this.#interpret(spec, status, headers, text, usage.regainAccessMs);
+    if (text === undefined) {
+      // Not retried: the same request would bring the same body.
+      throw new ThreadsApiError({
+        kind: "bad_response",
+        endpoint: spec.endpoint,
+        action: spec.action,
+        status,
+        reason: `the body was larger than the limit of ${this.#o.maxResponseBytes} bytes ` +
+          `(MAX_RESPONSE_BYTES)`,
+      });
+    }
+    return this.#interpret(spec, status, headers, this.#withoutToken(text), usage.regainAccessMs);
   }
 
   #interpret<T>(
@@ -437,7 +541,8 @@ export class ThreadsApiClient {
     } catch {
       // Judged below: an error status explains itself, a 200 with junk is a bad response.
     }
-    const named = parseRetryAfter(headers.get("retry-after")) ?? regainAccessMs;
+    const stated = parseRetryAfter(headers.get("retry-after")) ?? regainAccessMs;
+    const named = stated === undefined ? undefined : Math.min(stated, MAX_STATED_WAIT_MS);
     const base = { endpoint: spec.endpoint, action: spec.action, status };
     const error = errorFromAnswer({
       ...base,

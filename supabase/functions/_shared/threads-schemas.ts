@@ -5,8 +5,13 @@
  *
  * Insights are turned into plain numbers here, keyed by metric name: a metric the API did not
  * return is `null`, never 0 (posts too new to have insights answer `{"data": []}`).
+ *
+ * A post is validated on its own, against what the database stores (the checks of
+ * workspace_threads_posts), so one post that could not be stored is left out with its reason
+ * (skipped-items.ts) instead of failing its page; counts must be non-negative integers.
  */
 import { z } from "zod";
+import type { SkippedItem } from "./skipped-items.ts";
 
 /** IDs are numeric strings (17 digits); a number would already have lost precision. */
 const graphId = z.string().min(1, "must be a non-empty string id");
@@ -37,17 +42,30 @@ export const profileSchema = z.object({
 });
 export type ThreadsProfile = z.infer<typeof profileSchema>;
 
+/** Media ids are what the metrics step asks /{id}/insights for (threads-api.ts checkId). */
+const mediaId = z.string().regex(/^\d{1,30}$/, "must be a numeric Graph id of at most 30 digits");
+
+/** Text Postgres can store: no NUL character, no lone UTF-16 surrogate. */
+const storableText = z.string().refine(
+  (value) => !value.includes("\u0000") && value.isWellFormed(),
+  "must be text without NUL characters or broken Unicode",
+);
+
+// The shapes of workspace_threads_posts' checks (media_type, permalink).
 export const threadsPostSchema = z.object({
-  id: graphId,
+  id: mediaId,
   timestamp: graphTimestamp,
   media_product_type: z.string().optional(),
-  media_type: z.string().optional(),
+  media_type: z.string().regex(
+    /^[A-Z][A-Z0-9_]{0,39}$/,
+    "must be upper-case letters, digits and _ (at most 40)",
+  ).optional(),
   media_url: z.string().optional(),
-  permalink: z.string().optional(),
+  permalink: z.string().regex(/^https?:\/\/\S/, "must be an http(s) URL").optional(),
   owner: z.object({ id: graphId }).optional(),
   username: z.string().optional(),
-  text: z.string().optional(),
-  shortcode: z.string().optional(),
+  text: storableText.optional(),
+  shortcode: storableText.optional(),
   thumbnail_url: z.string().optional(),
   is_quote_post: z.boolean().optional(),
   topic_tag: z.string().optional(),
@@ -61,10 +79,32 @@ const pagingSchema = z.object({
   previous: z.string().optional(),
 });
 
+/** A page; its posts are checked one by one (parsePostsPage). */
 export const threadsPageSchema = z.object({
-  data: z.array(threadsPostSchema),
+  data: z.array(z.unknown()),
   paging: pagingSchema.optional(),
 });
+
+/** The page's posts that can be stored, and the others with the reason. */
+export function parsePostsPage(data: unknown[]): { posts: ThreadsPost[]; skipped: SkippedItem[] } {
+  const posts: ThreadsPost[] = [];
+  const skipped: SkippedItem[] = [];
+  data.forEach((item, index) => {
+    const parsed = threadsPostSchema.safeParse(item);
+    if (parsed.success) {
+      posts.push(parsed.data);
+      return;
+    }
+    const id = (item as { id?: unknown })?.id;
+    skipped.push({
+      item: typeof id === "string" && /^\w{1,30}$/.test(id)
+        ? `post ${id}`
+        : `post #${index} of its page`,
+      reason: describeIssues(parsed.error, 3, item),
+    });
+  });
+  return { posts, skipped };
+}
 
 const nullableNumber = z.number().nullable().optional();
 
@@ -149,6 +189,19 @@ export function parsePostInsights(body: InsightsResponse): PostInsights {
   return byName(POST_METRICS, body);
 }
 
+/**
+ * Why these counts cannot be stored, or undefined when they can: each must be a non-negative
+ * integer a JSON number holds exactly (the columns are bigint), or null (not reported).
+ */
+export function countsProblem(counts: Record<string, number | null>): string | undefined {
+  for (const [name, value] of Object.entries(counts)) {
+    if (value !== null && !(Number.isSafeInteger(value) && value >= 0)) {
+      return `${name} must be a non-negative integer or absent: current value is ${value}`;
+    }
+  }
+  return undefined;
+}
+
 export function parseUserInsights(body: InsightsResponse): UserInsights {
   const views = body.data.find((entry) => entry.name === "views");
   const viewsByDay = (views?.values ?? [])
@@ -157,12 +210,24 @@ export function parseUserInsights(body: InsightsResponse): UserInsights {
   return { ...byName(USER_METRICS, body), views_by_day: viewsByDay };
 }
 
-/** The first few problems of a failed parse, as "path: message", for an error message. */
-export function describeIssues(error: z.ZodError, max = 3): string {
+/**
+ * The first few problems of a failed parse, as "path: message", for an error message; given
+ * the parsed `input`, each names the value found (cut short).
+ */
+export function describeIssues(error: z.ZodError, max = 3, input?: unknown): string {
   const parts = error.issues.slice(0, max).map((issue) => {
     const path = issue.path.map((p) => typeof p === "number" ? `[${p}]` : `.${String(p)}`)
       .join("").replace(/^\./, "");
-    return `${path || "body"}: ${issue.message}`;
+    if (input === undefined) return `${path || "body"}: ${issue.message}`;
+    const value = issue.path.reduce<unknown>(
+      (
+        at,
+        key,
+      ) => (at && typeof at === "object" ? (at as Record<PropertyKey, unknown>)[key] : undefined),
+      input,
+    );
+    const shown = value === undefined ? "absent" : JSON.stringify(value).slice(0, 60);
+    return `${path || "item"} ${issue.message}: current value is ${shown}`;
   });
   const more = error.issues.length > max ? ` (and ${error.issues.length - max} more)` : "";
   return parts.join("; ") + more;
