@@ -3,39 +3,10 @@
 // one worker's database fault does not abandon the invocation; only sync runs continue; the
 // first scheduled triggers never answer 500; a resumed run skips the accounts that left it.
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
-import { startOwnHost, testDb, testStack } from "../helpers/stack.ts";
+import { testDb } from "../helpers/stack.ts";
 import { callSync, newWorkspace, simulator } from "../helpers/sync.ts";
 import type postgres from "postgres";
-
-/** Runs `fn` with a functions host of its own that receives the run's hand-offs too. */
-async function withOwnHost(
-  sql: postgres.Sql,
-  settings: { wallClockLimitMs: number; env: Record<string, string> },
-  fn: (url: string, logs: string[]) => Promise<void>,
-) {
-  const logs: string[] = [];
-  const host = await startOwnHost({ ...settings, log: (line) => logs.push(line) });
-  const [{ secret: previous }] =
-    await sql`select secret from vault.secrets where name = 'project_url'`;
-  await sql`update vault.secrets set secret = ${`http://127.0.0.1:${host.port}`}
-    where name = 'project_url'`;
-  try {
-    await fn(host.url, logs);
-  } finally {
-    await sql`update vault.secrets set secret = ${previous} where name = 'project_url'`;
-    await host.close();
-  }
-}
-
-async function post(url: string, body: unknown) {
-  const stack = await testStack();
-  const response = await fetch(`${url}/scheduled-sync`, {
-    method: "POST",
-    headers: { Authorization: `Bearer ${stack.cronSecret}` },
-    body: JSON.stringify(body),
-  });
-  return { status: response.status, body: await response.json() };
-}
+import { postSync, withOwnHost } from "../helpers/own-host.ts";
 
 async function runEnded(sql: postgres.Sql, runId: string, timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs;
@@ -90,7 +61,7 @@ Deno.test({
           wallClockLimitMs: 6000,
           env: { SYNC_TIME_BUDGET_MS: "2500" },
         }, async (url, logs) => {
-          const started = await post(url, {});
+          const started = await postSync(url, {});
           assertEquals(started.status, 202, JSON.stringify(started.body));
           const runId = started.body.runId;
           assertEquals(await runEnded(sql, runId), "partial");
@@ -111,7 +82,7 @@ Deno.test({
           assertEquals(run.metadata.failed_count, 1);
           // The scheduled lock is released: the next trigger starts a new run.
           await simulator(`/faults/${rule.id}`, { method: "DELETE" });
-          const next = await post(url, {});
+          const next = await postSync(url, {});
           assertEquals(next.status, 202, JSON.stringify(next.body));
           assert(next.body.runId !== runId, "a new run, not the old one resumed");
           assertEquals(next.body.how, "started");
@@ -179,7 +150,7 @@ Deno.test({
         for each row when (new.status = 'in_progress') execute function public.test_claim_fault();`);
     try {
       await withOwnHost(sql, { wallClockLimitMs: 60_000, env: {} }, async (url, logs) => {
-        const reply = await post(url, { workspaceId: ws.workspaceId, wait: true });
+        const reply = await postSync(url, { workspaceId: ws.workspaceId, wait: true });
         assertEquals(reply.body.error?.code, "worker_failed", JSON.stringify(reply.body));
         assert(reply.body.handedOff, "the invocation handed the rest off");
         assertEquals(await runEnded(sql, reply.body.runId), "completed");

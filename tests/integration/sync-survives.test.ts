@@ -5,42 +5,10 @@
 // the stack's database, secrets and simulator) and points Vault's project_url at it, so
 // hand-offs reach it exactly as they reach the platform.
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { eventually, startOwnHost, testDb, testStack } from "../helpers/stack.ts";
+import { eventually, testDb } from "../helpers/stack.ts";
 import { newWorkspace, simulator } from "../helpers/sync.ts";
 import type postgres from "postgres";
-
-async function withOwnHost(
-  sql: postgres.Sql,
-  settings: { wallClockLimitMs: number; env: Record<string, string> },
-  fn: (url: string, logs: string[]) => Promise<void>,
-) {
-  const logs: string[] = [];
-  const host = await startOwnHost({
-    wallClockLimitMs: settings.wallClockLimitMs,
-    env: settings.env,
-    log: (line) => logs.push(line),
-  });
-  const [{ secret: previous }] =
-    await sql`select secret from vault.secrets where name = 'project_url'`;
-  await sql`update vault.secrets set secret = ${`http://127.0.0.1:${host.port}`}
-    where name = 'project_url'`;
-  try {
-    await fn(host.url, logs);
-  } finally {
-    await sql`update vault.secrets set secret = ${previous} where name = 'project_url'`;
-    await host.close();
-  }
-}
-
-async function post(url: string, body: unknown) {
-  const stack = await testStack();
-  const response = await fetch(`${url}/scheduled-sync`, {
-    method: "POST",
-    headers: { Authorization: `Bearer ${stack.cronSecret}` },
-    body: JSON.stringify(body),
-  });
-  return { status: response.status, body: await response.json() };
-}
+import { postSync, withOwnHost } from "../helpers/own-host.ts";
 
 function runFinished(sql: postgres.Sql, runId: string, timeoutMs = 180_000) {
   return eventually(
@@ -67,7 +35,7 @@ Deno.test({
         wallClockLimitMs: 10_000,
         env: { SYNC_TIME_BUDGET_MS: "1500", THREADS_API_MAX_RPS: "150" },
       }, async (url, logs) => {
-        const started = await post(url, { workspaceId: ws.workspaceId });
+        const started = await postSync(url, { workspaceId: ws.workspaceId });
         assertEquals(started.status, 202, JSON.stringify(started.body));
         const runId = started.body.runId;
         assertEquals(await runFinished(sql, runId), "completed");
@@ -111,7 +79,7 @@ Deno.test({
         wallClockLimitMs: 1500,
         env: { SYNC_TIME_BUDGET_MS: "60000", SYNC_BATCH_SIZE: "2" },
       }, async (url, logs) => {
-        const started = await post(url, { workspaceId: ws.workspaceId });
+        const started = await postSync(url, { workspaceId: ws.workspaceId });
         assertEquals(started.status, 202);
         runId = started.body.runId;
         await eventually(
@@ -131,7 +99,7 @@ Deno.test({
         wallClockLimitMs: 60_000,
         env: { SYNC_TIME_BUDGET_MS: "30000" },
       }, async (url) => {
-        const trigger = await post(url, { maxAccounts: 1 });
+        const trigger = await postSync(url, { maxAccounts: 1 });
         assert([200, 202].includes(trigger.status), JSON.stringify(trigger.body));
         assertEquals(await runFinished(sql, runId), "completed");
       });
@@ -195,7 +163,7 @@ Deno.test({
           wallClockLimitMs,
           env: { SYNC_TIME_BUDGET_MS: "60000", SYNC_BATCH_SIZE: "2" },
         }, async (url, logs) => {
-          const reply = await post(url, runId ? { runId } : { workspaceId: ws.workspaceId });
+          const reply = await postSync(url, runId ? { runId } : { workspaceId: ws.workspaceId });
           if (!runId) runId = reply.body.runId;
           // Killed at its limit (before or after answering), unless the run ended first.
           await eventually(
@@ -211,7 +179,7 @@ Deno.test({
       }
       assert(kills >= 5, `the run was killed ${kills} times`);
       await withOwnHost(sql, { wallClockLimitMs: 60_000, env: {} }, async (url) => {
-        await post(url, { runId });
+        await postSync(url, { runId });
         assertEquals(await runFinished(sql, runId), "completed");
       });
       const accounts =
@@ -263,7 +231,7 @@ Deno.test({
         listener.close();
         await sql`update vault.secrets set secret = ${`http://127.0.0.1:${deadPort}`}
           where name = 'project_url'`;
-        const started = await post(url, { maxAccounts: 6, wait: true });
+        const started = await postSync(url, { maxAccounts: 6, wait: true });
         assertEquals(started.status, 202, JSON.stringify(started.body));
         assertEquals(started.body.handedOff, true);
         runId = started.body.runId;
@@ -283,7 +251,7 @@ Deno.test({
       await expireLeases(sql, runId);
       // ... and the next cron trigger resumes and finishes the same run.
       await withOwnHost(sql, { wallClockLimitMs: 60_000, env: {} }, async (url) => {
-        const trigger = await post(url, {});
+        const trigger = await postSync(url, {});
         assertEquals(trigger.body.runId, runId, JSON.stringify(trigger.body));
         assertEquals(trigger.body.how, "resumed");
         const status = await runFinished(sql, runId);

@@ -12,6 +12,7 @@
  */
 import { decrypt, TokenCryptoError } from "./crypto.ts";
 import { tokenKeys } from "./config.ts";
+import { DeadlineReached, deadlineSignal } from "./deadline.ts";
 import { toSyncLogError } from "./errors.ts";
 import type { RunnerDeps } from "./sync-runner.ts";
 import { DRY_RUN_DEFAULT_ACCOUNTS, type SyncRequest } from "./sync-request.ts";
@@ -63,13 +64,15 @@ export async function dryRunSync(deps: RunnerDeps, request: SyncRequest) {
 
   const results: DryRunAccount[] = [];
   const notAttempted: { accountId: string; username: string }[] = [];
+  // Steps stop at the budget too (between pages and chunks, and calls in flight).
+  const stopAt = deadlineSignal(deadline);
   for (const account of candidates) {
     if (Date.now() >= deadline) {
       notAttempted.push({ accountId: account.id, username: account.username });
       continue;
     }
     const accountStarted = new Date();
-    const result = await dryRunAccount(deps, account, deadline);
+    const result = await dryRunAccount(deps, account, deadline, stopAt.signal);
     // Written as soon as the account is done, so its calls count even if the invocation dies.
     await writeSyncLog(deps.sql, {
       runId,
@@ -88,6 +91,7 @@ export async function dryRunSync(deps: RunnerDeps, request: SyncRequest) {
     });
     results.push(result);
   }
+  stopAt.cancel();
   if (notAttempted.length > 0) {
     log.warn("dry_run_out_of_time", {
       not_attempted: notAttempted.length,
@@ -115,6 +119,7 @@ async function dryRunAccount(
   deps: RunnerDeps,
   account: Candidate,
   deadline: number,
+  signal: AbortSignal,
 ): Promise<DryRunAccount> {
   const who = `@${account.username}`;
   const base = { accountId: account.id, username: account.username, apiCalls: 0, steps: {} };
@@ -156,6 +161,7 @@ async function dryRunAccount(
       stats,
       logger: log,
       fetch: deps.fetch,
+      signal,
     }),
     account: {
       id: account.id,
@@ -166,6 +172,7 @@ async function dryRunAccount(
     dryRun: true,
     log,
     insightConcurrency: 8,
+    signal,
   };
   const steps: Record<string, unknown> = {};
   let completed = 0;
@@ -186,7 +193,9 @@ async function dryRunAccount(
       if (outcome.status === "completed") completed++;
       else if (outcome.error) error ??= toSyncLogError(outcome.error, { step: name, account: who });
     } catch (thrown) {
-      const logged = toSyncLogError(thrown, { step: name, account: who });
+      const logged = thrown instanceof DeadlineReached
+        ? { code: "time_budget", message: `[step ${name}, account ${who}] ${thrown.message}` }
+        : toSyncLogError(thrown, { step: name, account: who });
       steps[name] = { status: "failed", error: logged };
       error ??= logged;
     }
