@@ -78,7 +78,8 @@ Deno.test({
           assert(healthy.every((o) => o.status === "completed"), JSON.stringify(healthy));
           const [run] = await sql`select invocations, metadata from public.system_job_logs
             where id = ${runId}`;
-          assert(run.invocations <= 5, `bounded: ${run.invocations} invocations`);
+          // From the one trigger: hand-offs and side-by-side invocations, no second trigger.
+          assert(run.invocations <= 30, `bounded: ${run.invocations} invocations`);
           assertEquals(run.metadata.failed_count, 1);
           // The scheduled lock is released: the next trigger starts a new run.
           await simulator(`/faults/${rule.id}`, { method: "DELETE" });

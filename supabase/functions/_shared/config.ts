@@ -77,6 +77,17 @@ export const configSchema = z.object({
   // 150 s on the free plan, 400 s on paid plans. Only used to refuse a budget that would let
   // the platform kill a worker before it hands off.
   SYNC_WALL_CLOCK_LIMIT_MS: positiveInt("SYNC_WALL_CLOCK_LIMIT_MS", 150_000, 3_600_000),
+  // CPU an invocation spends on work before it hands off. Hosted Edge Functions stop a worker
+  // at 2 s of CPU per request, boot included; this leaves room for boot (~0.3-0.5 s) and for
+  // the accounts in flight to finish.
+  SYNC_CPU_BUDGET_MS: positiveInt("SYNC_CPU_BUDGET_MS", 1_200, 60_000),
+  // Invocations working one run side by side. Each holds SYNC_BATCH_SIZE + 2 database
+  // connections; see SYNC_MAX_DB_CONNECTIONS.
+  SYNC_MAX_INVOCATIONS: positiveInt("SYNC_MAX_INVOCATIONS", 4, 64),
+  // Direct connections the sync may hold at once (SYNC_MAX_INVOCATIONS x (SYNC_BATCH_SIZE + 2)):
+  // the smallest hosted instance allows 60, and the app needs some. Through the transaction
+  // pooler (port 6543) raise it to go wider.
+  SYNC_MAX_DB_CONNECTIONS: positiveInt("SYNC_MAX_DB_CONNECTIONS", 40, 10_000),
   // The Threads API allows 4,800 x impressions calls per user per rolling 24 h, at least
   // 48,000. An account that has spent 80% of this in the last 24 h is deferred for an hour.
   SYNC_ACCOUNT_DAILY_CALL_BUDGET: positiveInt("SYNC_ACCOUNT_DAILY_CALL_BUDGET", 48_000, 10_000_000),
@@ -102,6 +113,17 @@ export const configSchema = z.object({
       message: `SYNC_TIME_BUDGET_MS must be below SYNC_WALL_CLOCK_LIMIT_MS: current values are ` +
         `${config.SYNC_TIME_BUDGET_MS} and ${config.SYNC_WALL_CLOCK_LIMIT_MS} (the platform ` +
         `would kill the invocation before it hands off; leave it about 40 s of headroom)`,
+    });
+  }
+  const connections = config.SYNC_MAX_INVOCATIONS * (config.SYNC_BATCH_SIZE + 2);
+  if (connections > config.SYNC_MAX_DB_CONNECTIONS) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["SYNC_MAX_INVOCATIONS"],
+      message: `SYNC_MAX_INVOCATIONS x (SYNC_BATCH_SIZE + 2) must be at most ` +
+        `SYNC_MAX_DB_CONNECTIONS: current values are ${config.SYNC_MAX_INVOCATIONS} x ` +
+        `(${config.SYNC_BATCH_SIZE} + 2) = ${connections} and ${config.SYNC_MAX_DB_CONNECTIONS} ` +
+        `(use the transaction pooler and raise SYNC_MAX_DB_CONNECTIONS to go wider)`,
     });
   }
   // A lock wait is part of its statement: a longer lock_timeout would never fire.

@@ -8,7 +8,9 @@
 export class DeadlineReached extends Error {
   readonly code = "time_budget";
   constructor(what: string) {
-    super(`Stopped ${what} at the invocation's time budget (SYNC_TIME_BUDGET_MS)`);
+    super(
+      `Stopped ${what} at the invocation's budget (SYNC_TIME_BUDGET_MS / SYNC_CPU_BUDGET_MS)`,
+    );
     this.name = "DeadlineReached";
   }
 }

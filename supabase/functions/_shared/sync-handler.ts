@@ -15,12 +15,17 @@ import { parseSyncRequest } from "./sync-request.ts";
 import { type RunnerDeps, startRun, workRun } from "./sync-runner.ts";
 import { dryRunSync } from "./dry-run.ts";
 import { edgeRuntime } from "./edge-runtime.ts";
+import { processCpuMs } from "./invocation-budget.ts";
 
-export type HandlerDeps = Omit<RunnerDeps, "invocationId" | "invocationStartedAt">;
+export type HandlerDeps = Omit<
+  RunnerDeps,
+  "invocationId" | "invocationStartedAt" | "invocationCpuAtStart"
+>;
 
 export function createSyncHandler(deps: HandlerDeps) {
   return async (request: Request): Promise<Response> => {
     const invocationStartedAt = Date.now();
+    const invocationCpuAtStart = processCpuMs();
     const refused = await refuseUnlessCronPost(request, deps.config.CRON_SECRET);
     if (refused) return refused;
     const parsed = await parseSyncRequest(request);
@@ -31,6 +36,7 @@ export function createSyncHandler(deps: HandlerDeps) {
       ...deps,
       invocationId,
       invocationStartedAt,
+      invocationCpuAtStart,
       log: deps.log.child({ invocation_id: invocationId }),
     };
     try {

@@ -18,7 +18,7 @@ import type { RateLimiter } from "./rate-limiter.ts";
 import type { SyncRequest } from "./sync-request.ts";
 import { type AccountResult, syncClaimedAccount } from "./account-sync.ts";
 import { createThreadsApiStats } from "./threads-api.ts";
-import { deadlineSignal } from "./deadline.ts";
+import { InvocationBudget } from "./invocation-budget.ts";
 
 export interface RunnerDeps {
   sql: Sql;
@@ -29,6 +29,8 @@ export interface RunnerDeps {
   invocationId: string;
   /** When this invocation started (ms since epoch): the time budget counts from here. */
   invocationStartedAt: number;
+  /** The process CPU ms when it started (processCpuMs()): the CPU budget counts from here. */
+  invocationCpuAtStart?: number;
   fetch?: typeof fetch;
 }
 
@@ -52,7 +54,7 @@ export interface RunSummary {
     skipped: number;
     unfinished: number;
   };
-  invocation: { durationMs: number; accountsProcessed: number; apiCalls: number };
+  invocation: { durationMs: number; cpuMs: number; accountsProcessed: number; apiCalls: number };
   error?: { code: string; message: string };
 }
 
@@ -143,14 +145,26 @@ export async function workRun(
   const { sql, config } = deps;
   const ttl = ttlOf(config);
   const worker = `scheduled-sync/${deps.invocationId}`;
-  const deadline = deps.invocationStartedAt + config.SYNC_TIME_BUDGET_MS;
+  const budget = new InvocationBudget({
+    startedAt: deps.invocationStartedAt,
+    cpuAtStart: deps.invocationCpuAtStart,
+    wallBudgetMs: config.SYNC_TIME_BUDGET_MS,
+    cpuBudgetMs: config.SYNC_CPU_BUDGET_MS,
+  });
   const log = deps.log.child({ run_id: runId, job_type: jobType });
   const apiStats = createThreadsApiStats();
-  const [{ request }] =
-    await sql`select metadata -> 'request' as request from public.system_job_logs
-    where id = ${runId}`;
-  await sql`select public.enqueue_run_accounts(${runId}, ${request?.accountIds ?? null}::uuid[],
-    ${request?.workspaceId ?? null}::uuid, ${request?.maxAccounts ?? null}::int)`;
+  const [{ request, enqueued }] = await sql`select j.metadata -> 'request' as request,
+      exists (select from public.sync_run_accounts ra where ra.run_id = j.id) as enqueued
+    from public.system_job_logs j where j.id = ${runId}`;
+  // Once per run (a continuation finds the accounts there; enqueueing is idempotent anyway).
+  if (!enqueued) {
+    await sql`select public.enqueue_run_accounts(${runId}, ${request?.accountIds ?? null}::uuid[],
+      ${request?.workspaceId ?? null}::uuid, ${request?.maxAccounts ?? null}::int)`;
+  }
+  // Join the run, and bring the invocations working it up to SYNC_MAX_INVOCATIONS.
+  await sql`select public.join_sync_run(${runId}, ${worker})`;
+  const [{ queued }] = await sql`select public.top_up_sync_run(${runId}, ${worker}, false,
+    ${config.SYNC_MAX_INVOCATIONS}, ${ttl}::interval) as queued`;
   const breaker: Breaker = {
     consecutive: 0,
     open: false,
@@ -159,8 +173,10 @@ export async function workRun(
   const probedFirst = breaker.probing;
   log.info("run_invocation_started", {
     worker,
-    budget_ms: deadline - Date.now(),
+    budget_ms: budget.wallLeftMs(),
+    cpu_budget_ms: config.SYNC_CPU_BUDGET_MS,
     probing: breaker.probing,
+    invocations_queued: queued,
   });
 
   // One stop flag for every worker of the invocation: the lock was lost, or a worker failed
@@ -174,10 +190,8 @@ export async function workRun(
     } catch (error) {
       log.warn("heartbeat_failed", { error: String(error) });
     }
-  }, Math.min(30_000, config.SYNC_LOCK_TTL_MINUTES * 60_000 / 5));
-  // Claims stop at the budget; accounts in flight then get a quarter of it more (at least 1 s)
-  // to finish before the deadline stops them, so a hand-off rarely cuts an account short.
-  const deadlineAt = deadlineSignal(deadline + Math.max(config.SYNC_TIME_BUDGET_MS / 4, 1000));
+    // Often enough that top_up_sync_run sees a working invocation as live (30 s).
+  }, Math.min(10_000, config.SYNC_LOCK_TTL_MINUTES * 60_000 / 5));
 
   let processed = 0;
   const record = (r: AccountResult) => {
@@ -192,7 +206,7 @@ export async function workRun(
     }
   };
   const mayClaim = () =>
-    Date.now() < deadline && !stop.lockLost && !breaker.open && stop.crashed === undefined;
+    !budget.spent() && !stop.lockLost && !breaker.open && stop.crashed === undefined;
 
   const slot = async (index: number) => {
     while (mayClaim()) {
@@ -214,7 +228,7 @@ export async function workRun(
               apiStats,
               fetch: deps.fetch,
               breakerOpen: () => breaker.open,
-              signal: deadlineAt.signal,
+              signal: budget.signal,
             },
             runId,
             account,
@@ -238,7 +252,7 @@ export async function workRun(
       const dueIn = progress.next_attempt_at
         ? new Date(progress.next_attempt_at).getTime() - Date.now()
         : 1000;
-      await sleep(Math.max(100, Math.min(dueIn, 2000, deadline - Date.now())));
+      await sleep(Math.max(100, Math.min(dueIn, 2000, budget.wallLeftMs())));
     }
   };
 
@@ -253,7 +267,8 @@ export async function workRun(
       })),
   );
   clearInterval(heartbeat);
-  deadlineAt.cancel();
+  budget.close();
+  const spent = budget.spent();
   if (probedFirst) {
     await sql`select public.add_sync_run_figures(${runId}, ${
       sql.json({ probed_after_outage: true })
@@ -286,10 +301,18 @@ export async function workRun(
   } else if (progress.pending + progress.in_progress === 0) {
     [{ status }] = await sql`select public.finish_sync_run(${runId}) as status`;
   } else if (mayHandOff) {
-    await sql`select public.hand_off_sync_run(${runId}, ${ttl}::interval)`;
+    // Leaving: continuations replace this invocation (and any found gone), as many as the
+    // run's unfinished accounts can use, sent by pg_net once this commits.
+    const [{ queued }] = await sql`select public.top_up_sync_run(${runId}, ${worker}, true,
+      ${config.SYNC_MAX_INVOCATIONS}, ${ttl}::interval) as queued`;
     handedOff = true;
-    log.info("run_handed_off", { unfinished: progress.pending + progress.in_progress });
+    log.info("run_handed_off", {
+      unfinished: progress.pending + progress.in_progress,
+      invocations_queued: queued,
+      budget_spent: spent ?? "none",
+    });
   }
+  if (!handedOff) await sql`select public.leave_sync_run(${runId}, ${worker})`;
   const [final] = await sql`select * from public.run_progress(${runId})`;
   const summary: RunSummary = {
     runId,
@@ -305,6 +328,7 @@ export async function workRun(
     },
     invocation: {
       durationMs: Date.now() - deps.invocationStartedAt,
+      cpuMs: Math.round(budget.cpuMs()),
       accountsProcessed: processed,
       apiCalls: apiStats.calls,
     },
@@ -318,6 +342,7 @@ export async function workRun(
     handed_off: handedOff,
     accounts: summary.accounts,
     duration_ms: summary.invocation.durationMs,
+    cpu_ms: summary.invocation.cpuMs,
     api_calls: apiStats.calls,
   });
   return summary;
