@@ -87,8 +87,8 @@ Deno.test({
   sanitizeOps: false,
   fn: async () => {
     const sql = await testDb();
-    const ws = await newWorkspace(80, 3);
-    const rules = await slowAccounts(ws.accounts.map((a) => a.id), 60);
+    const ws = await newWorkspace(120, 3);
+    const rules = await slowAccounts(ws.accounts.map((a) => a.id), 100);
     try {
       await withOwnHost(sql, {
         wallClockLimitMs: 30_000,
@@ -103,8 +103,9 @@ Deno.test({
             where run_id = ${runId} and worker not like 'queued:%' and ended_at is null`;
           return n >= 2 ? true : undefined;
         }, 20_000);
+        // The host runs in this process: its invocations are our child processes.
         const pgrep = await new Deno.Command("pgrep", {
-          args: ["-of", "invocation.ts .*scheduled-sync"],
+          args: ["-o", "-P", String(Deno.pid), "-f", "invocation.ts .*scheduled-sync"],
           stdout: "piped",
         }).output();
         const pid = Number(new TextDecoder().decode(pgrep.stdout).trim());
@@ -117,6 +118,17 @@ Deno.test({
         const [{ unfinished }] = await sql`select count(*)::int as unfinished
           from public.sync_run_accounts where run_id = ${runId} and status <> 'completed'`;
         assertEquals(unfinished, 0, "nothing lost");
+        // The killed invocation never left (the others do), and what it held was taken again
+        // once its leases expired.
+        await eventually("every invocation but the killed one to leave", async () => {
+          const [{ vanished }] = await sql`select count(*)::int as vanished
+            from public.sync_run_invocations where run_id = ${runId}
+              and worker not like 'queued:%' and ended_at is null`;
+          return vanished === 1 ? true : undefined;
+        }, 30_000);
+        const [{ retaken }] = await sql`select count(*)::int as retaken
+          from public.sync_run_accounts where run_id = ${runId} and attempts >= 2`;
+        assert(retaken >= 1, "the killed invocation's accounts were claimed again");
         const [{ dupes }] = await sql`select count(*)::int as dupes from (
             select m.workspace_threads_post_id, m.captured_at
             from public.workspace_threads_post_metrics m
