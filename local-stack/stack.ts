@@ -47,6 +47,8 @@ export interface StackStatus {
   anonKey: string;
   serviceRoleKey: string;
   wallClockLimitMs: number;
+  cpuLimitMs: number;
+  memoryLimitMb: number;
   logsDir: string;
   services: Record<
     "database" | "pgNet" | "simulator" | "functions",
@@ -218,6 +220,8 @@ async function startFunctionsHost(
     port: config.functionsPort,
     functionsDirs: [join(PROJECT_ROOT, "supabase", "functions"), ...config.extraFunctionsDirs],
     wallClockLimitMs: config.wallClockLimitMs,
+    cpuLimitMs: config.cpuLimitMs,
+    memoryLimitMb: config.memoryLimitMb,
     functionEnv: functionEnv(config, secrets, env),
     jwtSecret: secrets.jwtSecret,
   };
@@ -307,6 +311,8 @@ export async function status(config: StackConfig): Promise<StackStatus> {
     anonKey: secrets.anonKey ?? "",
     serviceRoleKey: secrets.serviceRoleKey ?? "",
     wallClockLimitMs: config.wallClockLimitMs,
+    cpuLimitMs: config.cpuLimitMs,
+    memoryLimitMb: config.memoryLimitMb,
     logsDir: join(config.dir, "logs"),
     services: {
       database: (await clusterIsRunning(config)) ? "running" : "stopped",
