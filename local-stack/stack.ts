@@ -207,7 +207,15 @@ export function readHostOptions(stackDir: string): HostOptions {
       `Cannot read the functions host's settings as ${file} is missing: run \`npm run stack -- up\``,
     );
   }
-  return JSON.parse(Deno.readTextFileSync(file)) as HostOptions;
+  const options = JSON.parse(Deno.readTextFileSync(file)) as HostOptions;
+  // A stack started before the host had CPU and memory limits: a host built from these
+  // settings would run without them, and every test under it would pass where hosted fails.
+  if (!(options.cpuLimitMs > 0 && options.memoryLimitMb > 0)) {
+    throw new Error(
+      `Cannot read the functions host's limits from ${file}: run \`npm run stack -- up\` again`,
+    );
+  }
+  return options;
 }
 
 /** Starts the functions host, or restarts it when its settings changed since it started. */

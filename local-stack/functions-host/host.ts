@@ -13,7 +13,8 @@
  * - the process ends once it has answered and its waitUntil work has settled.
  * Every invocation's output goes to the host's log, and its end to one line in the platform's
  * terms: `shutdown reason=<EventLoopCompleted|WallClockTime|CPUTime|Memory|EarlyExit|HostShutdown>
- * wall_ms=<n> cpu_ms=<n> peak_rss_mb=<n>`.
+ * wall_ms=<n> cpu_ms=<n> boot_cpu_ms=<n> peak_rss_mb=<n>` (boot_cpu_ms: CPU time when the
+ * function was loaded and serving; `-` when it never got there).
  */
 import { TextLineStream } from "./text-lines.ts";
 import { IDLE_MARKER, READY_MARKER } from "./invocation.ts";
@@ -99,6 +100,8 @@ class Invocation {
   private child: Deno.ChildProcess;
   private timer: ReturnType<typeof setTimeout>;
   private usage: ProcessUsage;
+  /** CPU time when the function was loaded and serving: what boot costs of the limit. */
+  private bootCpuMs: number | undefined;
 
   constructor(
     readonly name: string,
@@ -125,6 +128,7 @@ class Invocation {
       stdout: "piped",
       stderr: "piped",
     }).spawn();
+    this.usage = new ProcessUsage(this.child.pid);
     let resolveReady: (port: number) => void;
     let rejectReady: (error: Error) => void;
     this.ready = new Promise((res, rej) => {
@@ -132,15 +136,16 @@ class Invocation {
       rejectReady = rej;
     });
     this.pipe(this.child.stdout, (line) => {
-      if (line.startsWith(READY_MARKER)) resolveReady(Number(line.slice(READY_MARKER.length)));
-      else if (line === IDLE_MARKER) {
+      if (line.startsWith(READY_MARKER)) {
+        this.bootCpuMs = this.usage.sample()?.cpuMs;
+        resolveReady(Number(line.slice(READY_MARKER.length)));
+      } else if (line === IDLE_MARKER) {
         this.idle = true;
         this.finishIfDone();
       } else this.log(`[${this.name} ${this.id}] ${line}`);
     });
     this.pipe(this.child.stderr, (line) => this.log(`[${this.name} ${this.id}] ${line}`));
     this.timer = setTimeout(() => this.kill("WallClockTime"), options.wallClockLimitMs);
-    this.usage = new ProcessUsage(this.child.pid);
     const sampler = setInterval(() => this.enforceUsageLimits(), USAGE_SAMPLE_MS);
     this.exited = this.child.status.then((status) => {
       clearTimeout(this.timer);
@@ -150,7 +155,8 @@ class Invocation {
       const { cpuMs, peakRssKb } = this.usage.latest;
       this.log(
         `[${this.name} ${this.id}] shutdown reason=${this.reason ?? "EarlyExit"}` +
-          ` wall_ms=${wallMs} cpu_ms=${cpuMs} peak_rss_mb=${(peakRssKb / 1024).toFixed(1)}`,
+          ` wall_ms=${wallMs} cpu_ms=${cpuMs} boot_cpu_ms=${this.bootCpuMs ?? "-"}` +
+          ` peak_rss_mb=${(peakRssKb / 1024).toFixed(1)}`,
       );
       return status;
     });
@@ -234,7 +240,12 @@ export function startFunctionsHost(options: HostOptions): HostHandle {
       // Buffer the body so the process is only let go once the caller has all of it.
       const body = await answer.arrayBuffer();
       invocation.markAnswered();
-      return new Response(body, { status: answer.status, headers: answer.headers });
+      // 204 (a CORS preflight), 205 and 304 may carry no body, not even an empty one.
+      const nullBody = [204, 205, 304].includes(answer.status);
+      return new Response(nullBody ? null : body, {
+        status: answer.status,
+        headers: answer.headers,
+      });
     } catch {
       invocation.kill("EarlyExit");
       await invocation.exited;
