@@ -7,7 +7,8 @@
  *   wipe     stop and delete the stack's data, logs and secrets
  *
  * Environment: STACK_NAME (dev), STACK_DB_PORT (54322), STACK_FUNCTIONS_PORT (54321),
- * STACK_SIMULATOR_PORT (54329), FUNCTIONS_WALL_CLOCK_LIMIT_MS (150000), THREADS_API_BASE_URL,
+ * STACK_SIMULATOR_PORT (54329), FUNCTIONS_WALL_CLOCK_LIMIT_MS (150000), FUNCTIONS_CPU_LIMIT_MS
+ * (2000), FUNCTIONS_MEMORY_LIMIT_MB (256), THREADS_API_BASE_URL,
  * and the function variables (CRON_SECRET, CONNECT_ACCOUNT_SECRET, SYNC_*, THREADS_*) passed
  * through to the functions.
  */
@@ -22,6 +23,8 @@ function printStatus(s: StackStatus) {
     ["pg_net worker", s.services.pgNet],
     ["Threads API", `${s.threadsApiBaseUrl} (${s.services.simulator})`],
     ["Wall-clock limit", `${s.wallClockLimitMs} ms`],
+    ["CPU limit", `${s.cpuLimitMs} ms`],
+    ["Memory limit", `${s.memoryLimitMb} MB`],
     ["Cron secret", s.cronSecret],
     ["Connect-account secret", s.connectAccountSecret],
     ["Anon key", s.anonKey],

@@ -20,6 +20,10 @@ export interface StackConfig {
   simulatorPort: number;
   /** FUNCTIONS_WALL_CLOCK_LIMIT_MS: the per-invocation wall-clock limit the functions host enforces. */
   wallClockLimitMs: number;
+  /** FUNCTIONS_CPU_LIMIT_MS: CPU time per invocation, boot included (the platform's 2 s). */
+  cpuLimitMs: number;
+  /** FUNCTIONS_MEMORY_LIMIT_MB: resident memory per invocation (the platform's 256 MB). */
+  memoryLimitMb: number;
   /** Extra folders of functions to serve beside supabase/functions (tests use fixtures). */
   extraFunctionsDirs: string[];
   /** When set, the functions talk to this Threads API instead of the bundled simulator. */
@@ -54,6 +58,8 @@ export function stackConfigFromEnv(env: Record<string, string> = Deno.env.toObje
     functionsPort: intFromEnv(env, "STACK_FUNCTIONS_PORT", 54321),
     simulatorPort: intFromEnv(env, "STACK_SIMULATOR_PORT", 54329),
     wallClockLimitMs: intFromEnv(env, "FUNCTIONS_WALL_CLOCK_LIMIT_MS", 150_000),
+    cpuLimitMs: intFromEnv(env, "FUNCTIONS_CPU_LIMIT_MS", 2_000),
+    memoryLimitMb: intFromEnv(env, "FUNCTIONS_MEMORY_LIMIT_MB", 256),
     extraFunctionsDirs: (env.STACK_EXTRA_FUNCTIONS_DIRS ?? "").split(":").filter((d) => d !== "")
       .map((d) => resolve(PROJECT_ROOT, d)),
     threadsApiBaseUrl: env.THREADS_API_BASE_URL || undefined,

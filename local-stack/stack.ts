@@ -47,6 +47,8 @@ export interface StackStatus {
   anonKey: string;
   serviceRoleKey: string;
   wallClockLimitMs: number;
+  cpuLimitMs: number;
+  memoryLimitMb: number;
   logsDir: string;
   services: Record<
     "database" | "pgNet" | "simulator" | "functions",
@@ -205,7 +207,15 @@ export function readHostOptions(stackDir: string): HostOptions {
       `Cannot read the functions host's settings as ${file} is missing: run \`npm run stack -- up\``,
     );
   }
-  return JSON.parse(Deno.readTextFileSync(file)) as HostOptions;
+  const options = JSON.parse(Deno.readTextFileSync(file)) as HostOptions;
+  // A stack started before the host had CPU and memory limits: a host built from these
+  // settings would run without them, and every test under it would pass where hosted fails.
+  if (!(options.cpuLimitMs > 0 && options.memoryLimitMb > 0)) {
+    throw new Error(
+      `Cannot read the functions host's limits from ${file}: run \`npm run stack -- up\` again`,
+    );
+  }
+  return options;
 }
 
 /** Starts the functions host, or restarts it when its settings changed since it started. */
@@ -218,6 +228,8 @@ async function startFunctionsHost(
     port: config.functionsPort,
     functionsDirs: [join(PROJECT_ROOT, "supabase", "functions"), ...config.extraFunctionsDirs],
     wallClockLimitMs: config.wallClockLimitMs,
+    cpuLimitMs: config.cpuLimitMs,
+    memoryLimitMb: config.memoryLimitMb,
     functionEnv: functionEnv(config, secrets, env),
     jwtSecret: secrets.jwtSecret,
   };
@@ -307,6 +319,8 @@ export async function status(config: StackConfig): Promise<StackStatus> {
     anonKey: secrets.anonKey ?? "",
     serviceRoleKey: secrets.serviceRoleKey ?? "",
     wallClockLimitMs: config.wallClockLimitMs,
+    cpuLimitMs: config.cpuLimitMs,
+    memoryLimitMb: config.memoryLimitMb,
     logsDir: join(config.dir, "logs"),
     services: {
       database: (await clusterIsRunning(config)) ? "running" : "stopped",

@@ -4,12 +4,17 @@
  *
  * Each invocation runs in its own Deno process (invocation.ts), with only the platform's
  * variables and the function secrets in its environment. The host enforces the platform's
- * per-invocation wall-clock limit by killing that process when the limit passes, background
- * work registered with `EdgeRuntime.waitUntil` included:
+ * per-invocation limits by killing that process, background work registered with
+ * `EdgeRuntime.waitUntil` included: wall clock, CPU time and memory. CPU and memory are those
+ * of the whole process (boot included) and its children, sampled from /proc every
+ * USAGE_SAMPLE_MS (process-usage.ts):
  * - killed before it answered: the caller gets 546 WORKER_LIMIT, as on the platform;
  * - a function that fails to load: 503 BOOT_ERROR;
  * - the process ends once it has answered and its waitUntil work has settled.
- * Every invocation's output and shutdown reason go to the host's log (one line each).
+ * Every invocation's output goes to the host's log, and its end to one line in the platform's
+ * terms: `shutdown reason=<EventLoopCompleted|WallClockTime|CPUTime|Memory|EarlyExit|HostShutdown>
+ * wall_ms=<n> cpu_ms=<n> boot_cpu_ms=<n> peak_rss_mb=<n>` (boot_cpu_ms: CPU time when the
+ * function was loaded and serving; `-` when it never got there).
  */
 import { TextLineStream } from "./text-lines.ts";
 import { IDLE_MARKER, READY_MARKER } from "./invocation.ts";
@@ -19,6 +24,7 @@ import {
   readFunctionSettings,
 } from "./function-config.ts";
 import { verifyJwt } from "./jwt.ts";
+import { ProcessUsage } from "./process-usage.ts";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -30,6 +36,10 @@ export interface HostOptions {
    */
   functionsDirs: string[];
   wallClockLimitMs: number;
+  /** CPU time (user + system, boot included) an invocation may use: the platform's is 2000. */
+  cpuLimitMs: number;
+  /** Resident memory an invocation may reach: the platform's is 256. */
+  memoryLimitMb: number;
   /** The whole environment of every invocation: platform variables plus function secrets. */
   functionEnv: Record<string, string>;
   jwtSecret: string;
@@ -48,12 +58,19 @@ export interface HostHandle {
 const INVOCATION_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), "invocation.ts");
 const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
+/**
+ * How often an invocation's CPU and memory are read. 25 ms lets a busy invocation overrun its
+ * CPU limit by about that much (the platform's checks are not instant either) for a few
+ * small /proc reads per invocation, a fraction of a percent of a core.
+ */
+const USAGE_SAMPLE_MS = 25;
+
 const json = (status: number, body: unknown) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 
 /** The platform's answer for an invocation that ended without answering. */
 function failure(invocation: Invocation, status: number, code: string, message: string) {
-  if (invocation.shutdownReason === "WallClockTime") {
+  if (invocation.hitLimit) {
     return json(546, {
       code: "WORKER_LIMIT",
       message: "Function failed due to not having enough compute resources (please check logs)",
@@ -62,7 +79,15 @@ function failure(invocation: Invocation, status: number, code: string, message: 
   return json(status, { code, message });
 }
 
-type ShutdownReason = "EventLoopCompleted" | "WallClockTime" | "EarlyExit" | "HostShutdown";
+type ShutdownReason =
+  | "EventLoopCompleted"
+  | "WallClockTime"
+  | "CPUTime"
+  | "Memory"
+  | "EarlyExit"
+  | "HostShutdown";
+
+const LIMIT_REASONS: ReadonlySet<ShutdownReason> = new Set(["WallClockTime", "CPUTime", "Memory"]);
 
 class Invocation {
   readonly id = crypto.randomUUID().slice(0, 8);
@@ -74,7 +99,9 @@ class Invocation {
   private reason: ShutdownReason | undefined;
   private child: Deno.ChildProcess;
   private timer: ReturnType<typeof setTimeout>;
-  private peakRssKb = 0;
+  private usage: ProcessUsage;
+  /** CPU time when the function was loaded and serving: what boot costs of the limit. */
+  private bootCpuMs: number | undefined;
 
   constructor(
     readonly name: string,
@@ -87,6 +114,9 @@ class Invocation {
         "run",
         "-A",
         "--no-prompt",
+        // As the platform, which bundles at deploy: no type-checking at start (it is `deno
+        // run`'s default; said here so boot stays cheap, as it counts against the CPU limit).
+        "--no-check",
         INVOCATION_SCRIPT,
         entry,
         String(options.wallClockLimitMs),
@@ -98,6 +128,7 @@ class Invocation {
       stdout: "piped",
       stderr: "piped",
     }).spawn();
+    this.usage = new ProcessUsage(this.child.pid);
     let resolveReady: (port: number) => void;
     let rejectReady: (error: Error) => void;
     this.ready = new Promise((res, rej) => {
@@ -105,36 +136,38 @@ class Invocation {
       rejectReady = rej;
     });
     this.pipe(this.child.stdout, (line) => {
-      if (line.startsWith(READY_MARKER)) resolveReady(Number(line.slice(READY_MARKER.length)));
-      else if (line === IDLE_MARKER) {
+      if (line.startsWith(READY_MARKER)) {
+        this.bootCpuMs = this.usage.sample()?.cpuMs;
+        resolveReady(Number(line.slice(READY_MARKER.length)));
+      } else if (line === IDLE_MARKER) {
         this.idle = true;
         this.finishIfDone();
       } else this.log(`[${this.name} ${this.id}] ${line}`);
     });
     this.pipe(this.child.stderr, (line) => this.log(`[${this.name} ${this.id}] ${line}`));
     this.timer = setTimeout(() => this.kill("WallClockTime"), options.wallClockLimitMs);
-    const sampler = setInterval(() => this.sampleMemory(), 200);
+    const sampler = setInterval(() => this.enforceUsageLimits(), USAGE_SAMPLE_MS);
     this.exited = this.child.status.then((status) => {
       clearTimeout(this.timer);
       clearInterval(sampler);
       rejectReady(new Error(`the function exited with code ${status.code} before serving`));
       const wallMs = Math.round(performance.now() - this.started);
+      const { cpuMs, peakRssKb } = this.usage.latest;
       this.log(
-        `[${this.name} ${this.id}] shutdown reason=${
-          this.reason ?? "EarlyExit"
-        } wall_ms=${wallMs}` +
-          ` peak_rss_mb=${(this.peakRssKb / 1024).toFixed(1)}`,
+        `[${this.name} ${this.id}] shutdown reason=${this.reason ?? "EarlyExit"}` +
+          ` wall_ms=${wallMs} cpu_ms=${cpuMs} boot_cpu_ms=${this.bootCpuMs ?? "-"}` +
+          ` peak_rss_mb=${(peakRssKb / 1024).toFixed(1)}`,
       );
       return status;
     });
   }
 
-  private sampleMemory() {
-    try {
-      const status = Deno.readTextFileSync(`/proc/${this.child.pid}/status`);
-      const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-      if (kb > this.peakRssKb) this.peakRssKb = kb;
-    } catch { /* exited */ }
+  /** Kills the invocation once its CPU time or memory is past the limit. */
+  private enforceUsageLimits() {
+    const usage = this.usage.sample();
+    if (!usage || this.reason) return;
+    if (usage.cpuMs > this.options.cpuLimitMs) this.kill("CPUTime");
+    else if (usage.peakRssKb > this.options.memoryLimitMb * 1024) this.kill("Memory");
   }
 
   private async pipe(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void) {
@@ -155,14 +188,15 @@ class Invocation {
   kill(reason: ShutdownReason) {
     if (this.reason) return;
     this.reason = reason;
-    this.sampleMemory();
+    this.usage.sample(); // the figures of the shutdown line, as close to the end as can be
     try {
       this.child.kill(reason === "EventLoopCompleted" ? "SIGTERM" : "SIGKILL");
     } catch { /* already exited */ }
   }
 
-  get shutdownReason() {
-    return this.reason;
+  /** Whether the platform stopped it at one of its limits (the caller then gets 546). */
+  get hitLimit() {
+    return this.reason !== undefined && LIMIT_REASONS.has(this.reason);
   }
 }
 
@@ -206,7 +240,12 @@ export function startFunctionsHost(options: HostOptions): HostHandle {
       // Buffer the body so the process is only let go once the caller has all of it.
       const body = await answer.arrayBuffer();
       invocation.markAnswered();
-      return new Response(body, { status: answer.status, headers: answer.headers });
+      // 204 (a CORS preflight), 205 and 304 may carry no body, not even an empty one.
+      const nullBody = [204, 205, 304].includes(answer.status);
+      return new Response(nullBody ? null : body, {
+        status: answer.status,
+        headers: answer.headers,
+      });
     } catch {
       invocation.kill("EarlyExit");
       await invocation.exited;

@@ -8,7 +8,12 @@ import { startOwnHost, testStack } from "./stack.ts";
 
 export async function withOwnHost(
   sql: postgres.Sql,
-  settings: { wallClockLimitMs: number; env: Record<string, string> },
+  settings: {
+    wallClockLimitMs: number;
+    cpuLimitMs?: number;
+    memoryLimitMb?: number;
+    env: Record<string, string>;
+  },
   fn: (url: string, logs: string[]) => Promise<void>,
 ): Promise<void> {
   const logs: string[] = [];

@@ -57,7 +57,13 @@ export async function eventually<T>(
  * go to `log`): to capture logs, or to run the functions with a different budget or limit.
  */
 export async function startOwnHost(
-  options: { env?: Record<string, string>; wallClockLimitMs?: number; log: (line: string) => void },
+  options: {
+    env?: Record<string, string>;
+    wallClockLimitMs?: number;
+    cpuLimitMs?: number;
+    memoryLimitMb?: number;
+    log: (line: string) => void;
+  },
 ): Promise<HostHandle> {
   await testStack();
   const stackHost = readHostOptions(stackConfigFromEnv(testStackEnv()).dir);
@@ -65,6 +71,8 @@ export async function startOwnHost(
     ...stackHost,
     port: 0,
     wallClockLimitMs: options.wallClockLimitMs ?? stackHost.wallClockLimitMs,
+    cpuLimitMs: options.cpuLimitMs ?? stackHost.cpuLimitMs,
+    memoryLimitMb: options.memoryLimitMb ?? stackHost.memoryLimitMb,
     functionEnv: { ...stackHost.functionEnv, ...options.env },
     log: options.log,
   });

@@ -65,7 +65,10 @@ Deno.test({
           assertEquals(started.status, 202, JSON.stringify(started.body));
           const runId = started.body.runId;
           assertEquals(await runEnded(sql, runId), "partial");
-          assert(!logs.some((l) => l.includes("reason=WallClockTime")), "no invocation killed");
+          assert(
+            !logs.some((l) => /reason=(WallClockTime|CPUTime|Memory)\b/.test(l)),
+            "no invocation killed at a limit",
+          );
           const outcomes = await sql`select workspace_threads_account_id as id, status, attempts,
               last_error_code, last_error_message
             from public.sync_run_accounts where run_id = ${runId}`;
