@@ -23,7 +23,7 @@ export interface SimulatorStats {
   faultsInjected: Record<string, number>;
   /** Most requests received within any 1,000 ms of real time. */
   peakRps: number;
-  /** Requests with a known token that no rate limit refused. */
+  /** Requests with a valid token that no rate limit refused. */
   admitted: number;
   /** Most admitted requests within any 1,000 ms (sliding, exact): the app's combined rate. */
   maxAdmittedInAnyWindow: number;
