@@ -276,6 +276,24 @@ Deno.test("the strict limit answers code 4 over HTTP 400 with no stated wait; th
   });
 });
 
+Deno.test("the strict limit counts a request when it arrives, not when its latency ends", async () => {
+  await withSim({
+    seed: 1,
+    accounts: 2,
+    posts: 1,
+    faults: [{ kind: "app_rate_limit", rps: 2 }],
+  }, async (sim) => {
+    const [slow, fast] = [sim.account(0), sim.account(1)];
+    sim.addFault({ kind: "latency", ms: 300, userId: slow.id });
+    const first = graph(sim, "/me", slow.token);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const later = await Promise.all([graph(sim, "/me", fast.token), graph(sim, "/me", fast.token)]);
+    assertEquals((await first).status, 200);
+    assertEquals(later.map((r) => r.status).sort(), [200, 400]);
+    assertEquals(sim.stats().rateLimitedByAccount, { [fast.id]: 1 });
+  });
+});
+
 Deno.test("the stats give the most admitted requests in any sliding second, per second and per account", () => {
   let now = 5_000;
   const stats = new RequestStats(() => now);
