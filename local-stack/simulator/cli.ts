@@ -7,7 +7,9 @@
  * [{index, id, username, token, ...}]}`, then serves on 127.0.0.1 until SIGINT or SIGTERM.
  * Options: --state-file <path> keeps the world across restarts (when the file exists, its
  * seed, accounts and clock win over --seed/--accounts/--posts); --start-time <ISO date>;
- * --frozen-clock; --latency-ms <n> and --rps <n> install a global latency or rate-limit fault.
+ * --frozen-clock; --latency-ms <n> and --rps <n> install a global latency or rate-limit fault;
+ * --strict-rps <n> (or SIMULATOR_STRICT_RPS=<n>, which the local stack passes on) installs the
+ * strict app-wide limit: at most n requests in any sliding second, code 4 with no stated wait.
  */
 import { parseArgs } from "node:util";
 import type { FaultSpec } from "./faults.ts";
@@ -25,6 +27,7 @@ const { values } = parseArgs({
     "frozen-clock": { type: "boolean", default: false },
     "latency-ms": { type: "string" },
     rps: { type: "string" },
+    "strict-rps": { type: "string" },
   },
 });
 
@@ -43,6 +46,12 @@ const latency = integer("latency-ms", values["latency-ms"], 0);
 if (latency) faults.push({ kind: "latency", ms: latency });
 const rps = integer("rps", values.rps, 1);
 if (rps) faults.push({ kind: "rate_limit", rps });
+const strictRps = integer(
+  "strict-rps (or SIMULATOR_STRICT_RPS)",
+  values["strict-rps"] ?? (Deno.env.get("SIMULATOR_STRICT_RPS") || undefined),
+  1,
+);
+if (strictRps) faults.push({ kind: "app_rate_limit", rps: strictRps });
 
 const simulator = await startSimulator({
   port: integer("port", values.port, 0),

@@ -6,8 +6,10 @@
  *
  *   GET    /_simulator/state                    seed, simulated now, clock mode, account count, faults
  *   GET    /_simulator/stats                    requests per endpoint/account/status, rate-limit
- *                                               rejections, faults injected, peak requests/s
- *   POST   /_simulator/stats/reset              zero the counters
+ *                                               answers (per code), faults injected, peak requests/s,
+ *                                               admitted requests in any sliding second (app-wide,
+ *                                               per account) and per whole second
+ *   POST   /_simulator/stats/reset              zero the counters and the rate windows
  *   POST   /_simulator/clock/advance            {"ms"|"seconds"|"minutes"|"hours"|"days": n} -> {now}
  *   GET    /_simulator/accounts                 [{index, id, username, token, posts, tokenExpiresAt}]
  *   POST   /_simulator/accounts                 {"count": n, "posts"?: m} -> {accounts: [...]}

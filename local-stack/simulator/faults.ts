@@ -7,12 +7,17 @@
  * simulator starts or at run time through the control API; the JSON shape is the zod schema
  * below.
  *
- * Two clocks: `rate_limit` (requests per second) uses real time, since it limits what a
- * client really sends; `daily_budget` (the rolling 24-hour call budget per user) uses the
- * simulated clock, so a test spends a budget and then advances a day.
+ * Two clocks: `rate_limit` and `app_rate_limit` (requests per second) use real time, since
+ * they limit what a client really sends; `daily_budget` (the rolling 24-hour call budget per
+ * user) uses the simulated clock, so a test spends a budget and then advances a day.
+ *
+ * `rate_limit` is a forgiving token bucket that states its wait; `app_rate_limit` is the strict
+ * app-wide limit of the real API: any 1,000 ms holds at most `rps` admitted requests, and an
+ * over-limit request gets code 4 over HTTP 400 with no stated wait.
  */
 import { z } from "zod";
 import { hash32, mulberry32 } from "./prng.ts";
+import { SlidingWindowLimit } from "./sliding-window.ts";
 import { DAY } from "./world.ts";
 
 export const ENDPOINTS = [
@@ -54,6 +59,13 @@ export const faultSpecSchema = z.discriminatedUnion("kind", [
     code: z.number().int().default(4),
     status: httpStatus(400),
     retryAfter: z.boolean().default(true),
+    ...targeting,
+  }),
+  // The strict app-wide limit: a sliding one-second window counted by arrival, code 4 over 400,
+  // no Retry-After and no usage header (the usual Graph answer to an app over its rate).
+  z.strictObject({
+    kind: z.literal("app_rate_limit"),
+    rps: z.number().int().min(1),
     ...targeting,
   }),
   z.strictObject({
@@ -131,6 +143,7 @@ interface RuleState {
   fired: number;
   buckets: Map<string, { tokens: number; at: number }>;
   calls: Map<string, { times: number[]; head: number }>;
+  window?: SlidingWindowLimit;
   random: () => number;
 }
 
@@ -236,6 +249,17 @@ export class FaultSet {
       retryAfterMs: Math.ceil((1 - bucket.tokens) * 1000 / rule.rps),
       usagePercent: 100,
     };
+  }
+
+  /**
+   * The strict app-wide limit: admits a request arriving at `arrivedAt` (real ms) unless the
+   * last 1,000 ms already hold `rps` admitted requests. Refused requests use no capacity.
+   */
+  admitWindow(rule: FaultRule<"app_rate_limit">, arrivedAt: number): boolean {
+    const state = this.#rules.get(rule.id);
+    if (!state) return true;
+    state.window ??= new SlidingWindowLimit(rule.rps);
+    return state.window.admit(arrivedAt);
   }
 
   /** Rolling-window call log in simulated time, one per account. */

@@ -2,9 +2,13 @@
  * One Graph request, end to end: route it (`/v1.0/...` and the unversioned paths), find the
  * token (the `access_token` query parameter, or `Authorization: Bearer`, which real clients
  * use too), count it, apply the fault rules in the order the real trouble would show up
- * (down, latency, hang, authentication, rate limits, transient failures, injected errors),
- * answer from graph-endpoints.ts, put in odd values if a rule says so, and finally garble the
- * body if a malformed-body rule says so.
+ * (down, authentication, rate limits, transient failures, injected errors), answer from
+ * graph-endpoints.ts, put in odd values if a rule says so, hold the answer for the latency and
+ * hang rules, and finally garble the body if a malformed-body rule says so.
+ *
+ * The answer is decided when the request arrives, with no wait in between, and only sent after
+ * the latency: so the per-second limits and the stats count requests by arrival time, in
+ * arrival order, as the real API's limiter would, whatever latency a rule adds.
  */
 import type { EndpointName, FaultRule } from "./faults.ts";
 import {
@@ -58,12 +62,13 @@ export async function handleGraphRequest(
   request: Request,
   url: URL,
 ): Promise<Response> {
+  const arrivedAt = state.realNow();
   const { endpoint, node } = route(url.pathname);
   const token = url.searchParams.get("access_token") ??
     bearer(request.headers.get("authorization"));
   const resolved = token ? state.world.resolveToken(token) : undefined;
   const account = resolved?.account;
-  state.stats.request(endpoint, account?.id);
+  state.stats.request(endpoint, account?.id, arrivedAt);
   const faults = state.faults.match({
     token,
     userId: account?.id,
@@ -77,16 +82,7 @@ export async function handleGraphRequest(
   const find = <K extends FaultRule["kind"]>(kind: K) =>
     faults.filter((f) => f.kind === kind) as FaultRule<K>[];
 
-  const answer = await (async (): Promise<GraphAnswer> => {
-    for (const rule of find("down")) {
-      fire(rule);
-      return errors.transient(2, rule.status);
-    }
-    for (const rule of [...find("latency"), ...find("hang")]) {
-      fire(rule);
-      // Not cut short when the client gives up: close() releases every wait.
-      await state.wait(rule.ms);
-    }
+  const decide = (): GraphAnswer => {
     if (request.method !== "GET") return errors.unsupportedMethod(request.method);
     if (endpoint === "unknown") return errors.unknownPath(url.pathname);
     if (!token) return errors.missingToken();
@@ -107,15 +103,21 @@ export async function handleGraphRequest(
     }
 
     const headers: Record<string, string> = {};
+    const refuse = (rule: FaultRule, code: number, status: number, sent = headers) => {
+      fire(rule);
+      state.stats.rateLimited(account.id, code);
+      return errors.rateLimited(code, status, sent);
+    };
+    for (const rule of find("app_rate_limit")) {
+      if (!state.faults.admitWindow(rule, arrivedAt)) return refuse(rule, 4, 400, {});
+    }
     for (const rule of find("rate_limit")) {
       const admission = state.faults.admitRate(rule, account.id);
       if (!admission.ok) {
-        fire(rule);
-        state.stats.rateLimited(account.id);
         const retry: Record<string, string> = rule.retryAfter
           ? { "retry-after": String(Math.ceil(admission.retryAfterMs / 1000)) }
           : {};
-        return errors.rateLimited(rule.code, rule.status, retry);
+        return refuse(rule, rule.code, rule.status, retry);
       }
     }
     for (const rule of find("daily_budget")) {
@@ -134,14 +136,13 @@ export async function handleGraphRequest(
         });
       }
       if (!admission.ok) {
-        fire(rule);
-        state.stats.rateLimited(account.id);
         if (rule.headers) {
           headers["retry-after"] = String(Math.ceil(admission.retryAfterMs / 1000));
         }
-        return errors.rateLimited(rule.code, rule.status, headers);
+        return refuse(rule, rule.code, rule.status);
       }
     }
+    state.stats.admitted(account.id, arrivedAt);
     for (const rule of find("transient")) {
       if (state.faults.draw(rule) < rule.rate) {
         fire(rule);
@@ -168,6 +169,20 @@ export async function handleGraphRequest(
       withOddValues(answer.body, endpoint, rule);
     }
     return { ...answer, headers: { ...headers, ...answer.headers } };
+  };
+
+  const answer = await (async (): Promise<GraphAnswer> => {
+    for (const rule of find("down")) {
+      fire(rule);
+      return errors.transient(2, rule.status);
+    }
+    const decided = decide();
+    for (const rule of [...find("latency"), ...find("hang")]) {
+      fire(rule);
+      // Not cut short when the client gives up: close() releases every wait.
+      await state.wait(rule.ms);
+    }
+    return decided;
   })();
 
   const garble = answer.status < 400 ? find("malformed")[0] : undefined;

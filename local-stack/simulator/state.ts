@@ -58,7 +58,9 @@ export class SimulatorState {
   readonly world: World;
   readonly clock: SimClock;
   readonly faults: FaultSet;
-  readonly stats = new RequestStats();
+  /** Real time in ms, for the per-second limits and the stats (one clock for both). */
+  readonly realNow = () => performance.now();
+  readonly stats = new RequestStats(this.realNow);
   readonly revokeOnRefresh: boolean;
   readonly youngTokenRefresh: "error" | "new_token";
   readonly postsPerAccount: number;
@@ -91,7 +93,7 @@ export class SimulatorState {
     this.clock = saved
       ? new SimClock(saved.clock)
       : SimClock.start(start, options.frozenClock ?? false);
-    this.faults = new FaultSet(seed);
+    this.faults = new FaultSet(seed, this.realNow);
     for (const spec of options.faults ?? []) this.faults.add(spec);
     this.persist();
   }

@@ -2,6 +2,13 @@
 // tests can move, fault rules, request counters, and the control API other processes use.
 import { assert, assertEquals, assertMatch, assertNotEquals } from "../helpers/assert.ts";
 import { type SimulatorOptions, startSimulator } from "../../local-stack/simulator/server.ts";
+import { type FaultRule, FaultSet } from "../../local-stack/simulator/faults.ts";
+import { RequestStats } from "../../local-stack/simulator/request-stats.ts";
+import {
+  apiRateSummary,
+  readSimulatorStats,
+  resetSimulatorStats,
+} from "../../bench/lib/simulator-stats.ts";
 
 const START = "2026-06-01T12:00:00Z";
 const DAY = 86_400_000;
@@ -206,6 +213,138 @@ Deno.test("the per-second limit can answer 429, and the counters see every reque
     sim.resetStats();
     assertEquals(sim.stats().requests, 0);
   });
+});
+
+Deno.test("the strict limit admits N in any sliding second and frees capacity only as the oldest request leaves", () => {
+  const faults = new FaultSet(1);
+  const rule = faults.add({ kind: "app_rate_limit", rps: 5 }) as FaultRule<"app_rate_limit">;
+  const burst = (at: number, n: number) =>
+    Array.from({ length: n }, () => faults.admitWindow(rule, at)).filter(Boolean).length;
+  // 3 at 0.1 s, then a burst at 0.9 s: only 2 more fit that second.
+  assertEquals(burst(100, 3), 3);
+  assertEquals(burst(900, 5), 2);
+  // At 1.05 s a counter reset at second boundaries would admit 5; the window (50, 1050] still
+  // holds 5, so nothing until the first request is a full second old.
+  assertEquals(burst(1050, 5), 0);
+  assertEquals(burst(1099.9, 1), 0);
+  assertEquals(burst(1100, 5), 3);
+  // The burst at 0.9 s leaves the window at exactly 1.9 s.
+  assertEquals(burst(1899, 5), 0);
+  assertEquals(burst(1900, 5), 2);
+  assertEquals(burst(2100, 5), 3);
+  // Refused requests used no capacity: after a quiet second all 5 fit again.
+  assertEquals(burst(3100, 9), 5);
+});
+
+Deno.test("the strict limit answers code 4 over HTTP 400 with no stated wait; the stats count the rate per account", async () => {
+  await withSim({ seed: 1, accounts: 2, posts: 3 }, async (sim) => {
+    const fault = await control(sim, "POST", "/faults", { kind: "app_rate_limit", rps: 6 });
+    assertEquals([fault.status, fault.body.kind, fault.body.rps], [201, "app_rate_limit", 6]);
+    const [a, b] = [sim.account(0), sim.account(1)];
+    await resetSimulatorStats(sim.url);
+    const order = [a, b, a, b, a, a, b, a, b, a];
+    const answers = await Promise.all(order.map((account) => graph(sim, "/me", account.token)));
+    const refused = answers.filter((r) => r.status !== 200);
+    assertEquals([answers.length - refused.length, refused.length], [6, 4]);
+    for (const r of refused) {
+      assertEquals(r.status, 400);
+      assertEquals(r.body.error.code, 4);
+      assertEquals(r.body.error.message, "(#4) Application request limit reached");
+      assertEquals(r.headers.get("retry-after"), null);
+      assertEquals(r.headers.get("x-app-usage"), null);
+      assertEquals(r.headers.get("x-business-use-case-usage"), null);
+    }
+
+    const stats = await readSimulatorStats(sim.url);
+    assertEquals([stats.requests, stats.admitted, stats.rateLimited], [10, 6, 4]);
+    assertEquals(stats.maxAdmittedInAnyWindow, 6);
+    assertEquals(stats.rateLimitedByCode, { "4": 4 });
+    // All arrived within one second, so each account's busiest window holds all it was admitted.
+    const admitted: Record<string, number> = {};
+    answers.forEach((r, i) => {
+      if (r.status === 200) admitted[order[i].id] = (admitted[order[i].id] ?? 0) + 1;
+    });
+    assertEquals(stats.maxAdmittedInAnyWindowByAccount, admitted);
+    assertEquals(stats.admittedPerSecond.reduce((x, y) => x + y, 0), 6);
+    const rate = apiRateSummary(stats, 6, 2000);
+    assertEquals([rate.boundMs, rate.shareOfLimit, rate.rateLimitShare], [1000, 0.5, 0.4]);
+
+    await resetSimulatorStats(sim.url);
+    const reset = await readSimulatorStats(sim.url);
+    assertEquals([reset.admitted, reset.maxAdmittedInAnyWindow, reset.rateLimited], [0, 0, 0]);
+    assertEquals([reset.admittedPerSecond, reset.maxAdmittedInAnyWindowByAccount], [[], {}]);
+  });
+});
+
+Deno.test("the strict limit counts a request when it arrives, not when its latency ends", async () => {
+  await withSim({
+    seed: 1,
+    accounts: 2,
+    posts: 1,
+    faults: [{ kind: "app_rate_limit", rps: 2 }],
+  }, async (sim) => {
+    const [slow, fast] = [sim.account(0), sim.account(1)];
+    sim.addFault({ kind: "latency", ms: 300, userId: slow.id });
+    const first = graph(sim, "/me", slow.token);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const later = await Promise.all([graph(sim, "/me", fast.token), graph(sim, "/me", fast.token)]);
+    assertEquals((await first).status, 200);
+    assertEquals(later.map((r) => r.status).sort(), [200, 400]);
+    assertEquals(sim.stats().rateLimitedByAccount, { [fast.id]: 1 });
+  });
+});
+
+Deno.test("the stats give the most admitted requests in any sliding second, per second and per account", () => {
+  let now = 5_000;
+  const stats = new RequestStats(() => now);
+  const admit = (account: string, at: number) => {
+    stats.request("profile", account, at);
+    stats.admitted(account, at);
+  };
+  // Seconds since the reset: 0 | 0.5 | 0.999 | 1.0 | 1.499 (a and b), refused ones not admitted.
+  for (const [account, at] of [["a", 0], ["a", 500], ["b", 999], ["a", 1000], ["b", 1499]]) {
+    admit(account as string, 5_000 + (at as number));
+  }
+  stats.request("profile", "b", 6_600);
+  stats.rateLimited("b", 4);
+  stats.request("profile", "a", 6_700);
+  stats.rateLimited("a", 17);
+  now = 8_000;
+  const s = stats.snapshot();
+  // (499, 1499] holds 500, 999, 1000 and 1499; no window holds all five.
+  assertEquals(s.maxAdmittedInAnyWindow, 4);
+  assertEquals(s.admittedPerSecond, [3, 2]);
+  assertEquals(s.maxAdmittedInAnyWindowByAccount, { a: 2, b: 2 });
+  assertEquals(s.rateLimitedByCode, { "4": 1, "17": 1 });
+  assertEquals([s.requests, s.admitted, s.peakRps, s.elapsedMs], [7, 5, 5, 3000]);
+});
+
+Deno.test("SIMULATOR_STRICT_RPS installs the strict limit when the simulator process starts", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "local-stack/simulator/cli.ts", "--port", "0", "--accounts", "1"],
+    env: { SIMULATOR_STRICT_RPS: "200" },
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    await reader.cancel();
+    const { origin } = JSON.parse(text.split("\n")[0]);
+    const state = await (await fetch(`${origin}/_simulator/state`)).json();
+    assertEquals(state.faults.map((f: FaultRule) => [f.kind, "rps" in f ? f.rps : 0]), [[
+      "app_rate_limit",
+      200,
+    ]]);
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+  }
 });
 
 Deno.test("transient faults are drawn from a seeded sequence, so a rerun fails the same requests", async () => {
