@@ -6,7 +6,10 @@
  *   npm run bench                    all
  *   npm run bench -- threads-api     the client's rate limiter against the simulator
  *   npm run bench -- metrics-write   the one-call metrics write path against row-by-row and COPY
- *   npm run bench -- sync-throughput a whole sync run, seed design vs product, 50-1,000 accounts
+ *   npm run bench -- sync-throughput a whole sync run under the hosted limits, seed design vs
+ *                                    product, 50-1,000 accounts x 40 posts against the strict API
+ *   npm run bench -- sync-throughput --w10k   also 10,000 accounts x 10 posts (about 11 minutes)
+ *   npm run bench -- sync-throughput --sizes=200 --baseline-sizes=   only W200
  *
  * Benchmarks that need a database start a private `bench` stack (ports 54722/54721/54729)
  * and stop it at the end.
@@ -50,8 +53,13 @@ const benches: Record<string, [string, () => Promise<BenchResult>]> = {
     () => runThreadsApiRateBench(),
   ],
   "sync-throughput": [
-    "Sync run: seed design vs product defaults, N accounts x 40 posts, 200 req/s limit, 30 ms latency",
-    async () => runSyncThroughputBench(await benchStack()),
+    "Sync run under the hosted limits: seed design vs product defaults, N accounts x 40 posts, strict 200 req/s API, 30 ms latency",
+    async () =>
+      runSyncThroughputBench(await benchStack(), {
+        sizes: listFlag("sizes"),
+        baselineSizes: listFlag("baseline-sizes"),
+        w10k: Deno.args.includes("--w10k"),
+      }),
   ],
   "metrics-write": [
     "Metrics write path: 2,000 posts x 50 captures",
@@ -59,7 +67,15 @@ const benches: Record<string, [string, () => Promise<BenchResult>]> = {
   ],
 };
 
-const selected = Deno.args.length > 0 ? Deno.args : Object.keys(benches);
+/** `--name=1,2,3` among the arguments, as numbers (an empty list for `--name=`). */
+function listFlag(name: string): number[] | undefined {
+  const arg = Deno.args.find((a) => a.startsWith(`--${name}=`));
+  if (arg === undefined) return undefined;
+  return arg.slice(name.length + 3).split(",").filter(Boolean).map(Number);
+}
+
+const names = Deno.args.filter((a) => !a.startsWith("--"));
+const selected = names.length > 0 ? names : Object.keys(benches);
 let failed = false;
 try {
   for (const name of selected) {
