@@ -7,6 +7,7 @@
  *   npm run bench -- threads-api     the client's rate limiter against the simulator
  *   npm run bench -- metrics-write   the one-call metrics write path against row-by-row and COPY
  *   npm run bench -- sync-throughput a whole sync run, seed design vs product, 50-1,000 accounts
+ *   npm run bench -- cpu-per-account CPU time of one invocation per account of 40 posts
  *
  * Benchmarks that need a database start a private `bench` stack (ports 54722/54721/54729)
  * and stop it at the end.
@@ -14,6 +15,7 @@
 import { runThreadsApiRateBench } from "./threads-api-rate.ts";
 import { runMetricsWriteBench } from "./metrics-write.ts";
 import { runSyncThroughputBench } from "./sync-throughput.ts";
+import { runCpuPerAccountBench } from "./cpu-per-account.ts";
 import { stackConfigFromEnv } from "../local-stack/stack-config.ts";
 import { down, type StackStatus, up } from "../local-stack/stack.ts";
 
@@ -52,6 +54,10 @@ const benches: Record<string, [string, () => Promise<BenchResult>]> = {
   "sync-throughput": [
     "Sync run: seed design vs product defaults, N accounts x 40 posts, 200 req/s limit, 30 ms latency",
     async () => runSyncThroughputBench(await benchStack()),
+  ],
+  "cpu-per-account": [
+    "CPU per account: one scheduled-sync invocation, 100 accounts x 40 posts vs an empty run",
+    async () => runCpuPerAccountBench(await benchStack()),
   ],
   "metrics-write": [
     "Metrics write path: 2,000 posts x 50 captures",
