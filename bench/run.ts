@@ -10,6 +10,7 @@
  *                                    product, 50-1,000 accounts x 40 posts against the strict API
  *   npm run bench -- sync-throughput --w10k   also 10,000 accounts x 10 posts (about 11 minutes)
  *   npm run bench -- sync-throughput --sizes=200 --baseline-sizes=   only W200
+ *   npm run bench -- cpu-per-account CPU time of one invocation per account of 40 posts
  *
  * Benchmarks that need a database start a private `bench` stack (ports 54722/54721/54729)
  * and stop it at the end.
@@ -17,6 +18,7 @@
 import { runThreadsApiRateBench } from "./threads-api-rate.ts";
 import { runMetricsWriteBench } from "./metrics-write.ts";
 import { runSyncThroughputBench } from "./sync-throughput.ts";
+import { runCpuPerAccountBench } from "./cpu-per-account.ts";
 import { stackConfigFromEnv } from "../local-stack/stack-config.ts";
 import { down, type StackStatus, up } from "../local-stack/stack.ts";
 
@@ -60,6 +62,10 @@ const benches: Record<string, [string, () => Promise<BenchResult>]> = {
         baselineSizes: listFlag("baseline-sizes"),
         w10k: Deno.args.includes("--w10k"),
       }),
+  ],
+  "cpu-per-account": [
+    "CPU per account: one scheduled-sync invocation, 100 accounts x 40 posts vs an empty run",
+    async () => runCpuPerAccountBench(await benchStack()),
   ],
   "metrics-write": [
     "Metrics write path: 2,000 posts x 50 captures",

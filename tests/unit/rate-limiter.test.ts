@@ -65,6 +65,42 @@ Deno.test("a queue of waiters costs one timer per grant, not a polling loop", as
   assert(timersSet <= 40, `set ${timersSet} timers for 39 waits`);
 });
 
+Deno.test("with maxBatchWaitMs one wake-up lets a batch go: a tenth of the timers, the same rate", async () => {
+  const clock = new FakeClock();
+  const start = clock.now();
+  let timersSet = 0;
+  const counting = Object.assign(Object.create(clock), {
+    setTimeout: (fn: () => void, ms: number) => {
+      timersSet++;
+      return clock.setTimeout(fn, ms);
+    },
+    clearTimeout: (h: unknown) => clock.clearTimeout(h),
+    now: () => clock.now(),
+  });
+  // 200 req/s with a burst of 20 (a window of 95 ms): batches of 10, each waiting <= 50 ms.
+  const limiter = new RateLimiter({ maxRps: 200, burst: 20, maxBatchWaitMs: 50, clock: counting });
+  const { grants, all } = race(limiter, clock, 420);
+  await clock.tick(0);
+  assertEquals(grants.length, 20, "the burst goes at once");
+  await clock.tick(3000);
+  await all;
+  // 400 waits at 5 ms each: 2,000 ms, the last one exactly on time; ~40 wake-ups, not 400.
+  assertEquals(grants.at(-1)!.at - start, 2000);
+  assert(timersSet <= 45, `set ${timersSet} timers for 400 waits`);
+  assertEquals(grants.map((g) => g.caller), Array.from({ length: 420 }, (_, i) => i));
+  // Never ahead of the budget: in any second, at most the rate plus the burst.
+  for (const g of grants) {
+    const inWindow = grants.filter((h) => h.at >= g.at && h.at < g.at + 1000).length;
+    assert(inWindow <= 200 + 20, `${inWindow} grants in the second from ${g.at - start} ms`);
+  }
+  // And no grant more than 50 ms after the time exact pacing would give it.
+  grants.slice(20).forEach((g, i) => {
+    const exact = (i + 1) * 5;
+    assert(g.at - start - exact <= 50, `grant ${i + 20} at ${g.at - start} ms, due ${exact}`);
+  });
+  assertEquals(clock.pendingTimers, 0);
+});
+
 Deno.test("an app-level rate limit pauses everyone, halves the rate, then recovers step by step", async () => {
   const clock = new FakeClock();
   const limiter = new RateLimiter({ maxRps: 10, burst: 1, clock, recoveryIntervalMs: 1000 });

@@ -6,7 +6,7 @@
 import { getConfig } from "../_shared/config.ts";
 import { connect, dbTimeouts } from "../_shared/db.ts";
 import { createLogger } from "../_shared/log.ts";
-import { RateLimiter } from "../_shared/rate-limiter.ts";
+import { BATCHED_WAKE_MS, RateLimiter } from "../_shared/rate-limiter.ts";
 import { createSyncHandler } from "../_shared/sync-handler.ts";
 
 const config = getConfig();
@@ -18,7 +18,8 @@ Deno.serve(createSyncHandler({
     max: config.SYNC_BATCH_SIZE + 2,
     timeouts: dbTimeouts(config),
   }),
-  // One limiter for every account of the invocation: they share the API budget.
-  limiter: new RateLimiter({ maxRps: config.THREADS_API_MAX_RPS }),
+  // One limiter for every account of the invocation: they share the API budget. Its waiters
+  // are woken in small batches: each wake-up costs CPU, which hosted workers have 2 s of.
+  limiter: new RateLimiter({ maxRps: config.THREADS_API_MAX_RPS, maxBatchWaitMs: BATCHED_WAKE_MS }),
   log: createLogger({ function: "scheduled-sync" }),
 }));
