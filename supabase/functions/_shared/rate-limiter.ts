@@ -1,8 +1,14 @@
 /**
  * One request budget shared by every Threads client of a process (one client per account,
- * one limiter for all of them).
+ * one limiter for all of them), and, given a `SlotSource`, by every process of the app.
  *
- * Pacing is GCRA (the "virtual scheduling" form of a token bucket): a request may go when
+ * Shared (the functions: `slots` = databaseSlots(sql), api-rate-slots.ts): send times come
+ * from Postgres, claimed a handful at a time for the callers waiting, spaced for RATE_SHARE of
+ * the rate in force, so every invocation together stays within THREADS_API_MAX_RPS in any
+ * one-second window. A caller waits in the FIFO until the next slot's time; a slot missed by
+ * more than LATE_SLOT_MS or falling into a pause is dropped, never returned.
+ *
+ * Local (no `slots`: unit tests and benches without a database): pacing is GCRA (the "virtual scheduling" form of a token bucket): a request may go when
  * `now >= tat - tolerance`, and each grant moves the theoretical arrival time `tat` on by one
  * interval. Callers that cannot go yet wait in a FIFO; a single timer wakes the queue's head
  * exactly when it may go, so there is no polling and the budget is used to the full.
@@ -13,6 +19,10 @@
  * per recovery interval. A per-user limit (Graph code 17) concerns one account's budget, so
  * it is counted but does not slow the others down.
  */
+
+import { CLAIM_AHEAD_MS, LATE_SLOT_MS, RATE_SHARE, type SlotSource } from "./api-rate-slots.ts";
+import type { RateLimitScope } from "./errors.ts";
+import type { Logger } from "./log.ts";
 
 /** Time, injectable so tests drive the limiter without sleeping. */
 export interface Clock {
@@ -28,13 +38,17 @@ export const systemClock: Clock = {
 };
 
 export interface RateLimiterOptions {
+  /** Where send times come from when the rate is the app's, not the process's. */
+  slots?: SlotSource;
+  /** Told when the shared rate cannot be reached (a pause not recorded). */
+  log?: Logger;
   /** The ceiling in requests per second (config: THREADS_API_MAX_RPS). */
   maxRps: number;
   /** Requests that may go back to back after a quiet spell. Default: a tenth of a second's worth. */
   burst?: number;
   /** The rate never drops below this. Default: a twentieth of the ceiling. */
   minRps?: number;
-  /** Pause after a rate-limit answer that gave no wait. Default 1 s. */
+  /** Pause after a rate-limit answer that gave no wait. Default 2 s. */
   coolDownMs?: number;
   /** Longest pause one signal imposes on everyone; longer waits are the caller's to defer. */
   maxPauseMs?: number;
@@ -43,7 +57,7 @@ export interface RateLimiterOptions {
   clock?: Clock;
 }
 
-export type RateLimitScope = "app" | "account";
+export type { RateLimitScope };
 
 export interface RateLimitSignal {
   retryAfterMs?: number;
@@ -59,6 +73,9 @@ export interface RateLimiterStats {
   slowdowns: number;
   currentRps: number;
   queued: number;
+  /** Shared mode: claims of send times, and slots dropped unused (late, paused, not needed). */
+  slotClaims: number;
+  slotsDropped: number;
 }
 
 interface Waiter {
@@ -77,12 +94,20 @@ export class RateLimiter {
   readonly maxRps: number;
   readonly burst: number;
   readonly minRps: number;
-  private readonly coolDownMs: number;
+  /** The pause after an app-level rate-limit answer that named no wait. */
+  readonly coolDownMs: number;
   private readonly maxPauseMs: number;
   private readonly recoveryIntervalMs: number;
   private readonly clock: Clock;
+  private readonly slots?: SlotSource;
+  private readonly log?: Logger;
 
   private tat = 0;
+  /** Shared mode: send times claimed and not yet used, ascending. */
+  private held: number[] = [];
+  private claiming = false;
+  /** The pause being recorded for every invocation; claims wait for it. */
+  private pauseWrite: Promise<void> = Promise.resolve();
   private pausedUntil = 0;
   /** The rate set by the last signal, and when recovery from it starts. */
   private reducedRps: number;
@@ -96,6 +121,8 @@ export class RateLimiter {
     maxWaitMs: 0,
     rateLimitSignals: 0,
     slowdowns: 0,
+    slotClaims: 0,
+    slotsDropped: 0,
   };
 
   constructor(options: RateLimiterOptions) {
@@ -103,10 +130,14 @@ export class RateLimiter {
     this.maxRps = options.maxRps;
     this.burst = Math.max(1, Math.floor(options.burst ?? options.maxRps / 10));
     this.minRps = Math.min(this.maxRps, options.minRps ?? Math.max(0.1, options.maxRps / 20));
-    this.coolDownMs = options.coolDownMs ?? 1_000;
+    // Two seconds: long enough for a per-second window to clear, short enough that a run
+    // barely notices (a wait the API names overrides it).
+    this.coolDownMs = options.coolDownMs ?? 2_000;
     this.maxPauseMs = options.maxPauseMs ?? 10_000;
     this.recoveryIntervalMs = options.recoveryIntervalMs ?? 1_000;
     this.clock = options.clock ?? systemClock;
+    this.slots = options.slots;
+    this.log = options.log;
     this.reducedRps = this.maxRps;
   }
 
@@ -124,7 +155,7 @@ export class RateLimiter {
   acquire(signal?: AbortSignal): Promise<number> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     const now = this.clock.now();
-    if (this.queue.length === 0 && this.earliestGrant(now) <= now) {
+    if (!this.slots && this.queue.length === 0 && this.earliestGrant(now) <= now) {
       this.grant(now, now);
       return Promise.resolve(0);
     }
@@ -140,7 +171,8 @@ export class RateLimiter {
         signal.addEventListener("abort", waiter.onAbort, { once: true });
       }
       this.queue.push(waiter);
-      this.schedule();
+      if (this.slots) this.reschedule();
+      else this.schedule();
     });
   }
 
@@ -153,6 +185,9 @@ export class RateLimiter {
     const alreadyPaused = now < this.pausedUntil;
     const pause = Math.min(signal.retryAfterMs ?? this.coolDownMs, this.maxPauseMs);
     this.pausedUntil = Math.max(this.pausedUntil, now + pause);
+    // Every invocation pauses, not only this one (once per episode: the answers to requests
+    // sent before the pause arrive during it).
+    if (this.slots && !alreadyPaused) this.recordPause(pause);
     if (!alreadyPaused) this.slowDown(now);
     this.recoveryFrom = Math.max(this.recoveryFrom, this.pausedUntil);
     this.reschedule();
@@ -173,6 +208,73 @@ export class RateLimiter {
 
   stats(): RateLimiterStats {
     return { ...this.counters, currentRps: this.rateAt(), queued: this.queue.length };
+  }
+
+  private recordPause(ms: number): void {
+    const slots = this.slots!;
+    this.pauseWrite = this.pauseWrite.then(() => slots.pause(ms)).catch((error) => {
+      // This invocation still pauses; the others learn of the limit from their own answers.
+      this.log?.warn("api_pause_not_shared", { pause_ms: ms, error: describe(error) });
+    });
+  }
+
+  /** Shared mode: hands due slots to the queue's head, claims more, arms the timer. */
+  private drainSlots = (): void => {
+    this.timer = undefined;
+    const now = this.clock.now();
+    while (
+      this.held.length > 0 &&
+      (this.held[0] < now - LATE_SLOT_MS || this.held[0] < this.pausedUntil)
+    ) {
+      this.held.shift();
+      this.counters.slotsDropped++;
+    }
+    while (this.queue.length > 0 && this.held.length > 0 && this.held[0] <= now) {
+      this.held.shift();
+      this.release(this.queue.shift()!, now);
+    }
+    if (this.queue.length === 0) return;
+    if (this.queue.length > this.held.length && !this.claiming && now >= this.pausedUntil) {
+      this.claimSlots(now);
+    }
+    // The next slot, or the pause's end (held slots are never inside a pause).
+    const next = this.held.length > 0
+      ? this.held[0]
+      : (now < this.pausedUntil ? this.pausedUntil : undefined);
+    if (next !== undefined) {
+      this.timer = this.clock.setTimeout(this.drainSlots, Math.max(1, Math.ceil(next - now)));
+    }
+  };
+
+  /** Claims enough slots for the callers waiting, at most CLAIM_AHEAD_MS of the rate. */
+  private claimSlots(now: number): void {
+    const rps = Math.round(this.rateAt(now) * RATE_SHARE * 1000) / 1000;
+    const batch = Math.max(1, Math.ceil(rps * CLAIM_AHEAD_MS / 1000));
+    const count = Math.min(batch, this.queue.length - this.held.length);
+    const slots = this.slots!;
+    this.claiming = true;
+    this.counters.slotClaims++;
+    this.pauseWrite.then(() => slots.claim(count, rps)).then(
+      (times) => {
+        this.held = [...this.held, ...times].sort((a, b) => a - b);
+      },
+      (error) => {
+        // Without the shared rate no call may go: the callers fail now, the sync records why.
+        const failure = new Error(
+          `Cannot pace the Threads API calls as the database did not hand out send times ` +
+            `(claim_api_slots): ${describe(error)}`,
+        );
+        for (const waiter of this.queue.splice(0)) {
+          if (waiter.signal && waiter.onAbort) {
+            waiter.signal.removeEventListener("abort", waiter.onAbort);
+          }
+          waiter.reject(failure);
+        }
+      },
+    ).finally(() => {
+      this.claiming = false;
+      this.reschedule();
+    });
   }
 
   /** Halves the rate, at most once per recovery interval (signals come in bursts). */
@@ -206,14 +308,17 @@ export class RateLimiter {
     this.timer = undefined;
     const now = this.clock.now();
     while (this.queue.length > 0 && this.earliestGrant(now) <= now) {
-      const waiter = this.queue.shift()!;
-      if (waiter.signal && waiter.onAbort) {
-        waiter.signal.removeEventListener("abort", waiter.onAbort);
-      }
-      waiter.resolve(this.grant(now, waiter.enqueuedAt));
+      this.release(this.queue.shift()!, now);
     }
     this.schedule();
   };
+
+  private release(waiter: Waiter, now: number): void {
+    if (waiter.signal && waiter.onAbort) {
+      waiter.signal.removeEventListener("abort", waiter.onAbort);
+    }
+    waiter.resolve(this.grant(now, waiter.enqueuedAt));
+  }
 
   private schedule(): void {
     if (this.timer !== undefined || this.queue.length === 0) return;
@@ -223,13 +328,14 @@ export class RateLimiter {
     this.timer = this.clock.setTimeout(this.drain, delay);
   }
 
-  /** The head's time changed (pause, slowdown, abort): re-arm the single timer. */
+  /** The head's time changed (pause, slowdown, abort, new slots): re-arm the single timer. */
   private reschedule(): void {
     if (this.timer !== undefined) {
       this.clock.clearTimeout(this.timer);
       this.timer = undefined;
     }
-    this.schedule();
+    if (this.slots) this.drainSlots();
+    else this.schedule();
   }
 }
 
@@ -258,6 +364,10 @@ export function readUsageHeaders(headers: Headers): UsageSignals {
     if (minutes.length > 0) signals.regainAccessMs = Math.max(...minutes) * 60_000;
   }
   return signals;
+}
+
+function describe(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).slice(0, 300);
 }
 
 function parseJsonObject(text: string | null): Record<string, unknown> | undefined {
