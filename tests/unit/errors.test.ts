@@ -4,6 +4,8 @@ import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import {
   classifyGraphError,
   classifyHttpStatus,
+  errorFromAnswer,
+  rateLimitScope,
   ThreadsApiError,
   toSyncLogError,
 } from "../../supabase/functions/_shared/errors.ts";
@@ -42,6 +44,23 @@ Deno.test("without a Graph body the HTTP status decides", () => {
   assertEquals(classifyHttpStatus(403), "permission");
   assertEquals(classifyHttpStatus(404), "not_found");
   assertEquals(classifyHttpStatus(400), "permanent");
+});
+
+Deno.test("app-level rate limits (4, 341, a bare 429) are the app's; 17, 32 and 613 one account's", () => {
+  assertEquals([4, 341, undefined].map(rateLimitScope), ["app", "app", "app"]);
+  assertEquals([17, 32, 613].map(rateLimitScope), ["account", "account", "account"]);
+  const answer = (code: number) => ({
+    endpoint: "GET /me",
+    action: "read the account's profile",
+    status: 400,
+    json: { error: { code, message: "limit" } },
+    defaultWaitMs: { app: 2_000, account: 60_000 },
+  });
+  // No named wait: the app's budget comes back after the cool-down, an account's in a minute.
+  assertEquals(errorFromAnswer(answer(4))?.retryAfterMs, 2_000);
+  assertEquals(errorFromAnswer(answer(613))?.retryAfterMs, 60_000);
+  // A named wait is the API's word, whatever the scope.
+  assertEquals(errorFromAnswer({ ...answer(4), retryAfterMs: 30_000 })?.retryAfterMs, 30_000);
 });
 
 Deno.test("an error message says what could not be done, why, and the codes", () => {

@@ -463,6 +463,51 @@ Deno.test("a rate limit that names no wait surfaces at once as rate_limited with
   });
 });
 
+Deno.test("an app-level limit that names no wait (code 4) is retried in place after the shared cool-down", async () => {
+  await withClient({
+    faults: [{ kind: "rate_limit", rps: 1, burst: 1, retryAfter: false, code: 4, count: 1 }],
+  }, async ({ sim, make, sleeps }) => {
+    const limiter = new RateLimiter({ maxRps: 50, coolDownMs: 300 });
+    const client = make({ limiter });
+    await client.getProfile();
+    const started = performance.now();
+    assertEquals((await client.getProfile()).id, sim.account(0).id);
+    const waited = performance.now() - started;
+    assert(waited >= 280, `retried after ${waited} ms: the cool-down was not waited out`);
+    assert(waited < 5_000, `retried after ${waited} ms: far longer than the cool-down`);
+    assertEquals([client.stats().rateLimitErrors, client.stats().retries], [1, 1]);
+    // The limiter held the retry; the client slept on its own for nothing.
+    assertEquals(sleeps, []);
+    assertEquals(sim.stats().rateLimited, 1);
+  });
+});
+
+Deno.test("an app-level limit that keeps refusing gives up with the cool-down, not a minute", async () => {
+  await withClient({
+    faults: [{ kind: "rate_limit", rps: 0.001, burst: 1, retryAfter: false, code: 4 }],
+  }, async ({ make }) => {
+    const limiter = new RateLimiter({ maxRps: 50, coolDownMs: 20 });
+    const client = make({ limiter, maxAppRateLimitRetries: 2 });
+    await client.getProfile();
+    const error = await failure(() => client.getProfile());
+    assertEquals([error.kind, error.code, error.retryAfterMs], ["rate_limited", 4, 20]);
+    assertEquals(error.attempts, 3);
+  });
+});
+
+Deno.test("a per-user limit that names no wait (code 17, 32) is not retried and defers a minute", async () => {
+  for (const code of [17, 32]) {
+    await withClient({
+      faults: [{ kind: "rate_limit", rps: 0.001, burst: 1, retryAfter: false, code }],
+    }, async ({ client }) => {
+      await client.getProfile();
+      const error = await failure(() => client.getProfile());
+      assertEquals([error.kind, error.code, error.retryAfterMs], ["rate_limited", code, 60_000]);
+      assertEquals(client.stats().calls, 2);
+    });
+  }
+});
+
 Deno.test("an exhausted 24-hour budget surfaces at once with the wait, then clears a day later", async () => {
   await withClient({
     faults: [{ kind: "daily_budget", calls: 3 }],

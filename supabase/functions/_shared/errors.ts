@@ -33,6 +33,19 @@ const OBJECT_MISSING = { code: 100, subcode: 33 };
 
 /** Code 17 is the per-user limit: it concerns one account, not the app's shared budget. */
 export const USER_RATE_LIMIT_CODE = 17;
+/**
+ * Rate limits that concern one account (17 user, 32 page, 613 the call's own limit): only that
+ * account waits. Every other rate-limit answer (4 and 341 application, a bare HTTP 429) is the
+ * app's budget, shared by every caller: they all pause.
+ */
+const ACCOUNT_RATE_LIMIT_CODES = new Set([USER_RATE_LIMIT_CODE, 32, 613]);
+
+export type RateLimitScope = "app" | "account";
+
+/** Whose budget a rate-limit answer with Graph `code` (undefined: none) speaks of. */
+export function rateLimitScope(code: number | undefined): RateLimitScope {
+  return code !== undefined && ACCOUNT_RATE_LIMIT_CODES.has(code) ? "account" : "app";
+}
 
 /** Picks the kind from the Graph code, falling back to the HTTP status. */
 export function classifyGraphError(
@@ -203,7 +216,8 @@ export class ThreadsApiError extends Error {
 /**
  * The error an HTTP answer stands for, or undefined when it is not one: a Graph error body
  * (on any status) is classified by its code, any other 4xx/5xx by its status. `retryAfterMs`
- * is attached to rate-limit errors only.
+ * (the wait the API named), else `defaultWaitMs` for the limit's scope, is attached to
+ * rate-limit errors only.
  */
 export function errorFromAnswer(answer: {
   endpoint: string;
@@ -211,6 +225,7 @@ export function errorFromAnswer(answer: {
   status: number;
   json: unknown;
   retryAfterMs?: number;
+  defaultWaitMs?: Record<RateLimitScope, number>;
 }): ThreadsApiError | undefined {
   const graph = graphErrorBodySchema.safeParse(answer.json);
   if (!graph.success && answer.status < 400) return undefined;
@@ -227,7 +242,9 @@ export function errorFromAnswer(answer: {
     subcode: e?.error_subcode,
     fbtraceId: e?.fbtrace_id,
     graphMessage: e?.message,
-    retryAfterMs: kind === "rate_limited" ? answer.retryAfterMs : undefined,
+    retryAfterMs: kind === "rate_limited"
+      ? answer.retryAfterMs ?? answer.defaultWaitMs?.[rateLimitScope(e?.code)]
+      : undefined,
     reason: e || kind !== "permanent"
       ? undefined
       : `the API answered HTTP ${answer.status} without a Graph error body`,

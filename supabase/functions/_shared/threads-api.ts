@@ -13,17 +13,21 @@
  * Retry policy, decided here and nowhere else:
  * - `transient` (Graph 1/2, 5xx, network, timeout): retried with capped exponential backoff
  *   and full jitter, at most `maxRetries` times.
- * - `rate_limited`: the limiter is told (it pauses and slows every client for app-level
- *   limits). The call is retried only when the API named a short wait (`Retry-After` or
- *   `estimated_time_to_regain_access` <= `maxRateLimitWaitMs`, 2 s), at most
- *   `maxRateLimitRetries` times. Anything longer, or a limit that names no wait (Graph
- *   usually doesn't), surfaces at once with `retryAfterMs` (the API's value, else
- *   `rateLimitFallbackMs`), so the sync defers that account instead of holding a worker.
+ * - `rate_limited`, app-level (Graph 4, 341, a bare 429; errors.ts `rateLimitScope`): the
+ *   limiter pauses every caller, of every invocation, for the wait the API named or else its
+ *   cool-down (2 s), and the call is retried in place once the pause is over, at most
+ *   `maxAppRateLimitRetries` times: the app's budget comes back for everyone within seconds,
+ *   so no account is put back for a minute.
+ * - `rate_limited`, one account's (Graph 17, 32, 613): retried only when the API named a short
+ *   wait (`Retry-After` or `estimated_time_to_regain_access` <= `maxRateLimitWaitMs`, 2 s), at
+ *   most `maxRateLimitRetries` times. A limit that names no wait surfaces at once with
+ *   `rateLimitFallbackMs` (60 s), so the sync defers that account instead of holding a worker.
+ * - Either scope: a stated wait longer than `maxRateLimitWaitMs` surfaces at once with it.
  * - Everything else (auth, permission, not found, bad response, permanent) is not retried:
  *   the same request would fail the same way.
  */
 import type { z } from "zod";
-import { errorFromAnswer, ThreadsApiError, USER_RATE_LIMIT_CODE } from "./errors.ts";
+import { errorFromAnswer, rateLimitScope, ThreadsApiError } from "./errors.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { checkDeadline } from "./deadline.ts";
 import { type RateLimiter, readUsageHeaders } from "./rate-limiter.ts";
@@ -90,8 +94,12 @@ export interface ThreadsApiClientOptions {
   maxResponseBytes?: number;
   /** Retries of transient failures. Default 3 (4 attempts). */
   maxRetries?: number;
+  /** Retries of one account's rate limits that named a short wait. Default 2. */
   maxRateLimitRetries?: number;
+  /** Retries of app-level rate limits, each after the shared pause. Default 4. */
+  maxAppRateLimitRetries?: number;
   maxRateLimitWaitMs?: number;
+  /** The deferral of one account's rate limit that names no wait. Default 60 s. */
   rateLimitFallbackMs?: number;
   backoff?: Partial<BackoffPolicy>;
   /** Page size for /threads (the API caps it at 100). */
@@ -186,6 +194,8 @@ export class ThreadsApiClient {
       timeoutMs: 15_000,
       maxRetries: 3,
       maxRateLimitRetries: 2,
+      // Each waits out one shared pause (2 s): together about the 10 s the limiter pauses at most.
+      maxAppRateLimitRetries: 4,
       // Longer waits are the caller's to defer: a worker should not sit on one account.
       maxRateLimitWaitMs: 2_000,
       rateLimitFallbackMs: 60_000,
@@ -434,6 +444,7 @@ export class ThreadsApiClient {
   #call<T>(spec: CallSpec<T>): Promise<T> {
     let transientRetries = 0;
     let rateLimitRetries = 0;
+    let appRateLimitRetries = 0;
     return withRetry((attempt) => this.#attempt(spec, attempt), {
       sleep: this.#o.sleep,
       delayFor: (error) => {
@@ -442,11 +453,19 @@ export class ThreadsApiClient {
           transientRetries++;
           return backoffDelay(transientRetries, this.#o.backoff, this.#o.random);
         }
-        if (error.kind === "rate_limited" && rateLimitRetries < this.#o.maxRateLimitRetries) {
-          const wait = error.retryAfterMs ?? this.#o.rateLimitFallbackMs;
-          if (wait > this.#o.maxRateLimitWaitMs) return undefined;
+        if (error.kind !== "rate_limited") return undefined;
+        const wait = error.retryAfterMs ?? this.#o.rateLimitFallbackMs;
+        const limiter = this.#o.limiter;
+        if (rateLimitScope(error.code) === "app") {
+          if (wait > Math.max(this.#o.maxRateLimitWaitMs, limiter.coolDownMs)) return undefined;
+          if (appRateLimitRetries >= this.#o.maxAppRateLimitRetries) return undefined;
+          appRateLimitRetries++;
+          // No sleep of our own: the limiter holds the retry (and every other call) until the
+          // shared pause it was told of is over.
+          return 0;
+        }
+        if (wait <= this.#o.maxRateLimitWaitMs && rateLimitRetries < this.#o.maxRateLimitRetries) {
           rateLimitRetries++;
-          // The limiter is paused as long for app-level limits, so other callers wait too.
           return wait;
         }
         return undefined;
@@ -562,15 +581,15 @@ export class ThreadsApiClient {
     const error = errorFromAnswer({
       ...base,
       json,
-      retryAfterMs: named ?? this.#o.rateLimitFallbackMs,
+      retryAfterMs: named,
+      // No named wait: the app's budget returns after the shared cool-down; one account's
+      // budget is deferred (a minute).
+      defaultWaitMs: { app: this.#o.limiter.coolDownMs, account: this.#o.rateLimitFallbackMs },
     });
     if (error?.kind === "rate_limited") {
       this.#stats.rateLimitErrors++;
       // The limiter gets only a wait the API named; otherwise it uses its own cool-down.
-      this.#o.limiter.onRateLimited({
-        retryAfterMs: named,
-        scope: error.code === USER_RATE_LIMIT_CODE ? "account" : "app",
-      });
+      this.#o.limiter.onRateLimited({ retryAfterMs: named, scope: rateLimitScope(error.code) });
     }
     if (error) throw error;
     if (!isJson) {

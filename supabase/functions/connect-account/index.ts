@@ -5,6 +5,7 @@
  * `npm run connect-account` (local-stack/connect-account-cli.ts). See
  * _shared/connect-account.ts for the contract.
  */
+import { databaseSlots } from "../_shared/api-rate-slots.ts";
 import { getConfig } from "../_shared/config.ts";
 import { createConnectAccountHandler } from "../_shared/connect-account.ts";
 import { loadConnectAccountConfig } from "../_shared/connect-account-config.ts";
@@ -13,11 +14,18 @@ import { createLogger } from "../_shared/log.ts";
 import { RateLimiter } from "../_shared/rate-limiter.ts";
 
 const config = getConfig();
+const sql = connect(config.SUPABASE_DB_URL, { max: 2, timeouts: dbTimeouts(config) });
+const log = createLogger({ function: "connect-account" });
 
 Deno.serve(createConnectAccountHandler({
   config,
   secret: loadConnectAccountConfig(Deno.env.toObject()).CONNECT_ACCOUNT_SECRET,
-  sql: connect(config.SUPABASE_DB_URL, { max: 2, timeouts: dbTimeouts(config) }),
-  limiter: new RateLimiter({ maxRps: config.THREADS_API_MAX_RPS }),
-  log: createLogger({ function: "connect-account" }),
+  sql,
+  // Checking a token spends the app's one API rate too (api-rate-slots.ts).
+  limiter: new RateLimiter({
+    maxRps: config.THREADS_API_MAX_RPS,
+    slots: databaseSlots(sql),
+    log,
+  }),
+  log,
 }));

@@ -3,6 +3,7 @@
  * Called by pg_cron through public.trigger_edge_function('scheduled-sync'), by operators
  * with the cron secret, and by itself when a run hands off (see _shared/sync-handler.ts).
  */
+import { databaseSlots } from "../_shared/api-rate-slots.ts";
 import { getConfig } from "../_shared/config.ts";
 import { connect, dbTimeouts } from "../_shared/db.ts";
 import { createLogger } from "../_shared/log.ts";
@@ -10,16 +11,25 @@ import { BATCHED_WAKE_MS, RateLimiter } from "../_shared/rate-limiter.ts";
 import { createSyncHandler } from "../_shared/sync-handler.ts";
 
 const config = getConfig();
+// One connection per worker slot, plus the heartbeat's.
+const sql = connect(config.SUPABASE_DB_URL, {
+  max: config.SYNC_BATCH_SIZE + 2,
+  timeouts: dbTimeouts(config),
+});
+const log = createLogger({ function: "scheduled-sync" });
 
 Deno.serve(createSyncHandler({
   config,
-  // One connection per worker slot, plus the heartbeat's.
-  sql: connect(config.SUPABASE_DB_URL, {
-    max: config.SYNC_BATCH_SIZE + 2,
-    timeouts: dbTimeouts(config),
+  sql,
+  // One limiter for every account of the invocation, its send times shared with every other
+  // invocation of the app through the database (api-rate-slots.ts).
+  // Its waiters are woken in small batches: each wake-up costs CPU, which hosted workers have
+  // 2 s of.
+  limiter: new RateLimiter({
+    maxRps: config.THREADS_API_MAX_RPS,
+    slots: databaseSlots(sql),
+    maxBatchWaitMs: BATCHED_WAKE_MS,
+    log,
   }),
-  // One limiter for every account of the invocation: they share the API budget. Its waiters
-  // are woken in small batches: each wake-up costs CPU, which hosted workers have 2 s of.
-  limiter: new RateLimiter({ maxRps: config.THREADS_API_MAX_RPS, maxBatchWaitMs: BATCHED_WAKE_MS }),
-  log: createLogger({ function: "scheduled-sync" }),
+  log,
 }));

@@ -4,6 +4,7 @@
  * public.trigger_edge_function('token-refresh') at 03:07 UTC, by operators with the cron
  * secret, and by itself when a run hands off. See _shared/token-refresh-handler.ts.
  */
+import { databaseSlots } from "../_shared/api-rate-slots.ts";
 import { getConfig } from "../_shared/config.ts";
 import { connect, dbTimeouts } from "../_shared/db.ts";
 import { createLogger } from "../_shared/log.ts";
@@ -12,15 +13,22 @@ import { createTokenRefreshHandler } from "../_shared/token-refresh-handler.ts";
 import { loadTokenRefreshConfig } from "../_shared/token-refresh-config.ts";
 
 const config = getConfig();
+// One connection per worker slot, plus the heartbeat's.
+const sql = connect(config.SUPABASE_DB_URL, {
+  max: config.SYNC_BATCH_SIZE + 2,
+  timeouts: dbTimeouts(config),
+});
+const log = createLogger({ function: "token-refresh" });
 
 Deno.serve(createTokenRefreshHandler({
   config,
   refreshConfig: loadTokenRefreshConfig(Deno.env.toObject()),
-  // One connection per worker slot, plus the heartbeat's.
-  sql: connect(config.SUPABASE_DB_URL, {
-    max: config.SYNC_BATCH_SIZE + 2,
-    timeouts: dbTimeouts(config),
+  sql,
+  // The app's one API rate, shared with every other invocation (api-rate-slots.ts).
+  limiter: new RateLimiter({
+    maxRps: config.THREADS_API_MAX_RPS,
+    slots: databaseSlots(sql),
+    log,
   }),
-  limiter: new RateLimiter({ maxRps: config.THREADS_API_MAX_RPS }),
-  log: createLogger({ function: "token-refresh" }),
+  log,
 }));
