@@ -142,13 +142,15 @@ begin
     end if;
 
     if candidate.status = 'in_progress' and candidate.attempts >= max_attempts then
-      -- The step it was in: the first one without a row for the last attempt.
+      -- The step it was in: the first one with no row in the last attempt and not completed
+      -- in an earlier one (a later attempt goes on from where the earlier stopped).
       select s.step into lost_step
       from (values (1, 'sync_posts'), (2, 'sync_metrics'), (3, 'sync_account_insights')) as s (n, step)
       where not exists (
         select from public.sync_logs l
         where l.run_id = p_run_id and l.workspace_threads_account_id = candidate.id
-          and l.attempt = candidate.attempts and l.job_type = s.step)
+          and l.job_type = s.step
+          and (l.attempt = candidate.attempts or l.status = 'completed'))
       order by s.n
       limit 1;
       lost_step := coalesce(lost_step, 'sync_account_insights');

@@ -47,6 +47,11 @@ Deno.test({
     const sql = await testDb();
     const ws = await newWorkspace(80, 3);
     const rules = await slowAccounts(ws.accounts.map((a) => a.id), 40);
+    // The strict API at the test stack's told limit (THREADS_API_MAX_RPS=100).
+    rules.push(
+      await simulator<{ id: string }>("/faults", { body: { kind: "app_rate_limit", rps: 100 } }),
+    );
+    await simulator("/stats/reset", { method: "POST" });
     try {
       await withOwnHost(sql, {
         wallClockLimitMs: 30_000,
@@ -72,6 +77,12 @@ Deno.test({
         const [{ rows }] = await sql`select count(*)::int as rows from public.system_job_logs
           where job_type = 'manual_sync' and metadata -> 'request' ->> 'workspaceId' = ${ws.workspaceId}`;
         assertEquals(rows, 1, "one system_job_logs row for the run");
+        // Together the invocations never sent more than the limit in any sliding second.
+        const stats = await simulator<{ maxAdmittedInAnyWindow: number; rateLimited: number }>(
+          "/stats",
+        );
+        assert(stats.maxAdmittedInAnyWindow <= 100, `max in 1 s: ${stats.maxAdmittedInAnyWindow}`);
+        assertEquals(stats.rateLimited, 0, "no rate-limit answer");
       });
     } finally {
       for (const rule of rules) await simulator(`/faults/${rule.id}`, { method: "DELETE" });
@@ -140,6 +151,36 @@ Deno.test({
       });
     } finally {
       for (const rule of rules) await simulator(`/faults/${rule.id}`, { method: "DELETE" });
+      await sql.end();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "200 accounts under a small CPU limit complete from one trigger: every invocation hands off in time",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const sql = await testDb();
+    const ws = await newWorkspace(200, 3);
+    try {
+      // A third of the hosted CPU limit, and a budget to match: many short invocations.
+      await withOwnHost(sql, {
+        wallClockLimitMs: 60_000,
+        cpuLimitMs: 900,
+        env: { SYNC_CPU_BUDGET_MS: "300" },
+      }, async (url, logs) => {
+        const started = await postSync(url, { workspaceId: ws.workspaceId });
+        assertEquals(started.status, 202, JSON.stringify(started.body));
+        assertEquals(await runEnded(sql, started.body.runId, 240_000), "completed");
+        const killed = logs.filter((l) => /shutdown reason=(CPUTime|Memory|WallClockTime)/.test(l));
+        assertEquals(killed, [], "no invocation killed");
+        const ended = logs.filter((l) => l.includes("shutdown reason=")).length;
+        assert(ended >= 3, `several invocations: ${ended}`);
+        await assertEachAccountOnce(sql, started.body.runId, 200);
+      });
+    } finally {
       await sql.end();
     }
   },

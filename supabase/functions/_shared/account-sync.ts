@@ -275,7 +275,20 @@ export async function syncClaimedAccount(
   let stopper: ThreadsApiError | undefined;
   let firstError: { code: string; message: string; trouble: boolean } | undefined;
   let interrupted: Interruption | undefined;
+  // A later attempt in the same run (after a deadline or a lost worker) goes on from the step
+  // it was in: the steps an earlier attempt completed are not done again.
+  const doneBefore = row.attempts > 1
+    ? new Set(
+      (await deps.sql<{ job_type: string }[]>`select distinct job_type from public.sync_logs
+        where run_id = ${runId} and workspace_threads_account_id = ${accountId}
+          and status = 'completed'`).map((r) => r.job_type),
+    )
+    : new Set<string>();
   for (const [step, run] of STEPS) {
+    if (doneBefore.has(step)) {
+      done++;
+      continue;
+    }
     const stepStarted = new Date();
     const before = { ...accountStats };
     const figures = () => stepFigures(accountStats, before, stepStarted);
