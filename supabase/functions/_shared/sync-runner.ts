@@ -2,7 +2,8 @@
  * A sync run across invocations: start (or resume, or skip), work the run's accounts with a
  * pool of SYNC_BATCH_SIZE workers within the invocation's time budget, then finish the run or
  * hand the rest to a fresh invocation. All state lives in the database (begin_sync_run,
- * claim_next_run_account, finish_run_account, hand_off_sync_run, finish_sync_run), so an
+ * claim_next_run_account, finish_run_account, top_up_sync_run, finish_sync_run; the lifecycle
+ * every job type shares is job-run.ts), so an
  * invocation killed at any line loses nothing: its accounts' leases expire and the next
  * invocation of the run, or the next trigger, takes them again.
  *
@@ -19,6 +20,13 @@ import type { SyncRequest } from "./sync-request.ts";
 import { type AccountResult, syncClaimedAccount } from "./account-sync.ts";
 import { createThreadsApiStats } from "./threads-api.ts";
 import { InvocationBudget } from "./invocation-budget.ts";
+import {
+  beginJobRun,
+  continueJobRun,
+  handOffJobRun,
+  type JobRunStart,
+  startHeartbeat,
+} from "./job-run.ts";
 
 export interface RunnerDeps {
   sql: Sql;
@@ -34,13 +42,7 @@ export interface RunnerDeps {
   fetch?: typeof fetch;
 }
 
-export type StartOutcome =
-  | { kind: "work"; runId: string; jobType: string; how: "started" | "resumed" | "continued" }
-  | { kind: "skipped"; runId: string; runningRunId: string | null }
-  | { kind: "finished"; runId: string }
-  | { kind: "lock_lost"; runId: string }
-  | { kind: "wrong_job_type"; runId: string; jobType: string }
-  | { kind: "unknown_run"; runId: string };
+export type StartOutcome = JobRunStart;
 
 export interface RunSummary {
   runId: string;
@@ -68,37 +70,21 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export async function startRun(deps: RunnerDeps, request: SyncRequest): Promise<StartOutcome> {
   const ttl = ttlOf(deps.config);
   if (request.runId) {
-    const [row] = await deps.sql`select outcome, job_type from public.continue_sync_run(
-      ${request.runId}, ${ttl}::interval)`;
-    if (row.outcome === "continue") {
-      return { kind: "work", runId: request.runId, jobType: row.job_type, how: "continued" };
-    }
-    if (row.outcome === "finished") return { kind: "finished", runId: request.runId };
-    if (row.outcome === "lock_lost") return { kind: "lock_lost", runId: request.runId };
-    if (row.outcome === "wrong_job_type") {
-      return { kind: "wrong_job_type", runId: request.runId, jobType: row.job_type };
-    }
-    return { kind: "unknown_run", runId: request.runId };
+    return continueJobRun(deps.sql, request.runId, ["scheduled_sync", "manual_sync"], ttl);
   }
   const manual = Boolean(request.accountIds || request.workspaceId);
   if (!manual) await recoverDeadRuns(deps);
-  const stored = {
-    accountIds: request.accountIds ?? null,
-    workspaceId: request.workspaceId ?? null,
-    maxAccounts: request.maxAccounts ?? null,
-  };
-  const [row] = await deps.sql`select outcome, run_id, other_run_id from public.begin_sync_run(
-    ${manual ? "manual_sync" : "scheduled_sync"}, ${manual ? "manual" : "cron"},
-    ${deps.sql.json(stored)}, ${ttl}::interval)`;
-  if (row.outcome === "skipped") {
-    return { kind: "skipped", runId: row.run_id, runningRunId: row.other_run_id };
-  }
-  return {
-    kind: "work",
-    runId: row.run_id,
-    jobType: manual ? "manual_sync" : "scheduled_sync",
-    how: row.outcome,
-  };
+  return beginJobRun(
+    deps.sql,
+    manual ? "manual_sync" : "scheduled_sync",
+    manual ? "manual" : "cron",
+    {
+      accountIds: request.accountIds ?? null,
+      workspaceId: request.workspaceId ?? null,
+      maxAccounts: request.maxAccounts ?? null,
+    },
+    ttl,
+  );
 }
 
 /**
@@ -109,7 +95,7 @@ async function recoverDeadRuns(deps: RunnerDeps) {
   const ttl = ttlOf(deps.config);
   const orphans = await deps.sql`select public.claim_stale_manual_runs(${ttl}::interval) as id`;
   for (const { id } of orphans) {
-    await deps.sql`select public.hand_off_sync_run(${id}, ${ttl}::interval)`;
+    await handOffJobRun(deps.sql, id, ttl);
     deps.log.warn("stale_run_continued", { stale_run_id: id });
   }
   const [{ closed }] = await deps.sql`select public.close_stale_job_logs() as closed`;
@@ -181,17 +167,17 @@ export async function workRun(
 
   // One stop flag for every worker of the invocation: the lock was lost, or a worker failed
   // (a database fault); the others finish the account in hand and claim no more.
-  const stop = { lockLost: false, crashed: undefined as unknown };
-  const heartbeat = setInterval(async () => {
-    try {
+  const stop = { crashed: undefined as unknown };
+  const heartbeat = startHeartbeat(
+    async () => {
       const [{ ok }] = await sql`select public.heartbeat_sync_run(${runId}, ${worker},
         ${ttl}::interval) as ok`;
-      if (!ok) stop.lockLost = true;
-    } catch (error) {
-      log.warn("heartbeat_failed", { error: String(error) });
-    }
+      return ok;
+    },
     // Often enough that top_up_sync_run sees a working invocation as live (30 s).
-  }, Math.min(10_000, config.SYNC_LOCK_TTL_MINUTES * 60_000 / 5));
+    Math.min(10_000, config.SYNC_LOCK_TTL_MINUTES * 60_000 / 5),
+    log,
+  );
 
   let processed = 0;
   const record = (r: AccountResult) => {
@@ -206,7 +192,7 @@ export async function workRun(
     }
   };
   const mayClaim = () =>
-    !budget.spent() && !stop.lockLost && !breaker.open && stop.crashed === undefined;
+    !budget.spent() && !heartbeat.lost() && !breaker.open && stop.crashed === undefined;
 
   const slot = async (index: number) => {
     while (mayClaim()) {
@@ -266,7 +252,7 @@ export async function workRun(
         throw error;
       })),
   );
-  clearInterval(heartbeat);
+  heartbeat.stop();
   budget.close();
   const spent = budget.spent();
   if (probedFirst) {
@@ -281,7 +267,7 @@ export async function workRun(
     // trigger resumes it, rather than a chain of invocations failing back to back.
     log.error("worker_failed", { error: String(failed.reason), accounts_processed: processed });
   }
-  const mayHandOff = !stop.lockLost && (failed === undefined || processed > 0);
+  const mayHandOff = !heartbeat.lost() && (failed === undefined || processed > 0);
 
   const [progress] = await sql`select * from public.run_progress(${runId})`;
   let status = "running";

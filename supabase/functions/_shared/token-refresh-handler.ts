@@ -108,6 +108,7 @@ export function createTokenRefreshHandler(deps: TokenRefreshHandlerDeps) {
             runId: start.runId,
             reason: "the run no longer holds the token_refresh lock",
           });
+        case "wrong_job_type":
         case "unknown_run":
           return errorResponse(
             404,

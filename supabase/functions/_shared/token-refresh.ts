@@ -32,6 +32,13 @@ import { type Config, tokenKeys } from "./config.ts";
 import type { Sql } from "./db.ts";
 import { ThreadsApiError, toSyncLogError } from "./errors.ts";
 import type { Logger } from "./log.ts";
+import {
+  beginJobRun,
+  continueJobRun,
+  handOffJobRun,
+  type JobRunStart,
+  startHeartbeat,
+} from "./job-run.ts";
 import { sqlState } from "./postgres-errors.ts";
 import type { RateLimiter } from "./rate-limiter.ts";
 import { backoffDelay, type BackoffPolicy, withRetry } from "./retry.ts";
@@ -59,12 +66,7 @@ export interface TokenRefreshScope {
   windowDays?: number;
 }
 
-export type TokenRefreshStart =
-  | { kind: "work"; runId: string; how: "started" | "resumed" | "continue" }
-  | { kind: "skipped"; runId: string; runningRunId: string | null }
-  | { kind: "finished"; runId: string }
-  | { kind: "lock_lost"; runId: string }
-  | { kind: "unknown_run"; runId: string };
+export type TokenRefreshStart = JobRunStart;
 
 export type AccountRefreshOutcome =
   | "refreshed"
@@ -108,35 +110,19 @@ const STORE_BACKOFF: BackoffPolicy = { baseDelayMs: 250, maxDelayMs: 2_000 };
 const ttlOf = (config: Config) => `${config.SYNC_LOCK_TTL_MINUTES} minutes`;
 
 /** Starts, resumes or continues the run the request asks for (one SQL call). */
-export async function startTokenRefreshRun(
+export function startTokenRefreshRun(
   deps: Pick<TokenRefreshDeps, "sql" | "config">,
   scope: TokenRefreshScope,
   runId?: string,
 ): Promise<TokenRefreshStart> {
+  const ttl = ttlOf(deps.config);
+  if (runId) return continueJobRun(deps.sql, runId, [JOB], ttl);
   const manual = Boolean(scope.accountIds || scope.workspaceId);
-  const trigger = runId ? "continuation" : manual ? "manual" : "cron";
-  const stored = {
+  return beginJobRun(deps.sql, JOB, manual ? "manual" : "cron", {
     accountIds: scope.accountIds ?? null,
     workspaceId: scope.workspaceId ?? null,
     windowDays: scope.windowDays ?? null,
-  };
-  const [row] = await deps.sql`select outcome, run_id, other_run_id
-    from public.begin_token_refresh_run(${trigger}, ${deps.sql.json(stored)},
-      ${ttlOf(deps.config)}::interval, ${runId ?? null}::uuid)`;
-  switch (row.outcome) {
-    case "started":
-    case "resumed":
-    case "continue":
-      return { kind: "work", runId: row.run_id, how: row.outcome };
-    case "skipped":
-      return { kind: "skipped", runId: row.run_id, runningRunId: row.other_run_id };
-    case "finished":
-      return { kind: "finished", runId: row.run_id };
-    case "lock_lost":
-      return { kind: "lock_lost", runId: row.run_id };
-    default:
-      return { kind: "unknown_run", runId: row.run_id };
-  }
+  }, ttl);
 }
 
 interface DueToken {
@@ -173,16 +159,15 @@ export async function workTokenRefreshRun(
   const apiStats = createThreadsApiStats();
   log.info("token_refresh_invocation_started", { window_days: windowDays });
 
-  let lockLost = false;
-  const heartbeat = setInterval(async () => {
-    try {
+  const heartbeat = startHeartbeat(
+    async () => {
       const [{ ok }] = await sql`select public.extend_job_lock(${JOB}, ${holder},
         ${ttl}::interval, ${runId}) as ok`;
-      if (!ok) lockLost = true;
-    } catch (error) {
-      log.warn("heartbeat_failed", { error: String(error) });
-    }
-  }, Math.min(30_000, config.SYNC_LOCK_TTL_MINUTES * 60_000 / 5));
+      return ok;
+    },
+    Math.min(30_000, config.SYNC_LOCK_TTL_MINUTES * 60_000 / 5),
+    log,
+  );
 
   const results: AccountRefreshResult[] = [];
   let processed = 0;
@@ -192,7 +177,7 @@ export async function workTokenRefreshRun(
   // A worker that fails (a database fault while recording) stops the others through this flag.
   let crashed: unknown;
   const mayGoOn = () =>
-    !lockLost && crashed === undefined && (Date.now() < deadline || processed === 0);
+    !heartbeat.lost() && crashed === undefined && (Date.now() < deadline || processed === 0);
   try {
     while (mayGoOn()) {
       const due = await sql<DueToken[]>`select account_id, username, token_id,
@@ -231,15 +216,15 @@ export async function workTokenRefreshRun(
       }
     }
   } finally {
-    clearInterval(heartbeat);
+    heartbeat.stop();
   }
 
   let status = "running";
   let handedOff = false;
   if (done) {
     [{ status }] = await sql`select public.finish_token_refresh_run(${runId}) as status`;
-  } else if (!lockLost) {
-    await sql`select public.hand_off_token_refresh_run(${runId}, ${ttl}::interval)`;
+  } else if (!heartbeat.lost()) {
+    await handOffJobRun(sql, runId, ttl);
     handedOff = true;
   }
   const [counts] = await sql`select
@@ -271,7 +256,7 @@ export async function workTokenRefreshRun(
   log.info(status === "running" ? "token_refresh_invocation_finished" : "token_refresh_finished", {
     status,
     handed_off: handedOff,
-    lock_lost: lockLost,
+    lock_lost: heartbeat.lost(),
     accounts: summary.accounts,
     duration_ms: summary.invocation.durationMs,
     api_calls: apiStats.calls,
