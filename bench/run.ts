@@ -80,6 +80,17 @@ function listFlag(name: string): number[] | undefined {
   return arg.slice(name.length + 3).split(",").filter(Boolean).map(Number);
 }
 
+if (Deno.args.includes("--help")) {
+  console.log(`npm run bench [-- <name> ...] [--w10k] [--sizes=N,N] [--baseline-sizes=N,N]
+
+Benchmarks (all when none is named): ${Object.keys(benches).join(", ")}
+  --w10k                 sync-throughput: also 10,000 accounts x 10 posts (about 11 minutes)
+  --sizes=50,200,1000    sync-throughput: accounts per product run
+  --baseline-sizes=200   sync-throughput: accounts per seed-design run (empty: none)
+  --help                 this text`);
+  Deno.exit(0);
+}
+
 const names = Deno.args.filter((a) => !a.startsWith("--"));
 const selected = names.length > 0 ? names : Object.keys(benches);
 let failed = false;
