@@ -185,13 +185,14 @@ export async function runSyncThroughputBench(
         resetWorkload(w.sim);
         proxy.reset();
         const watch = watchRequests(w.sim);
-        const cpu = watchChildCpu(BASELINE_SCRIPT);
+        // The seed process's CPU from /proc; the product's comes from the host's shutdown lines.
+        const cpu = variant === "seed design" ? watchChildCpu(BASELINE_SCRIPT) : undefined;
         const started = performance.now();
         const run = await (variant === "seed design"
           ? runSeedDesign(workspaceId, proxy.url, w.sim.url, tokenKey, logs)
           : runProduct(w.host, sql, workspaceId, cronSecret, logs)).finally(() => {
             watch.stop();
-            cpu.stop();
+            cpu?.stop();
           });
         const wallMs = run.endedAt - started;
         const window = watch.stop();
@@ -207,7 +208,7 @@ export async function runSyncThroughputBench(
           apiWindowMs: window.last - window.first,
           leadInMs: window.first - started,
           db: proxy.stats(),
-          cpuMs: variant === "seed design" ? cpu.stop() : run.invocations.cpuMs,
+          cpuMs: cpu ? cpu.stop() : run.invocations.cpuMs,
           peakRssMb: run.peakRssMb,
           invocations: run.invocations,
           rate: apiRateSummary(simStats, LIMIT_RPS, wallMs),

@@ -1,16 +1,13 @@
 -- Run reliability: no account can stall every run, a resumed run syncs only accounts still
--- eligible, the first scheduled triggers never answer 500, only sync runs are continued by
--- the sync, a long post history advances across invocations, and a run's figures come from
--- its per-step rows (so an invocation killed by the platform loses none of them).
+-- eligible, a long post history advances across invocations, and a run's figures come from
+-- its per-step rows (so an invocation killed by the platform loses none of them). (The first
+-- triggers' lock race and continuing only sync runs are in the shared run lifecycle,
+-- 20261130004200.)
 --
 --   claim_next_run_account   (replaced) an account whose worker was lost MAX_ATTEMPTS (3)
 --                            times ends 'failed' (worker_lost); an account that left the run
 --                            (deactivated, paused, deferred, token rejected) ends 'skipped'
 --                            (account_left_run) without touching its health
---   begin_sync_run           (replaced) a trigger that loses the race for a new lock row
---                            records a skipped run instead of raising TS221
---   continue_sync_run        (replaced) only scheduled_sync and manual_sync runs continue;
---                            others answer 'wrong_job_type'
 --   finish_sync_run          (replaced) sums the run's figures from sync_logs
 --   record_posts_page        one page of posts and the history cursor, in one transaction
 --   sync_run_overview        (replaced) api_calls of a running sync run from its sync_logs rows
@@ -110,11 +107,6 @@ begin
     raise exception using errcode = 'TS210',
       message = format('p_lease must be a positive interval: current value is %s', coalesce(p_lease::text, 'NULL'));
   end if;
-  -- A run that named its accounts syncs them even when paused or deferred (the operator's
-  -- explicit request), as enqueue_run_accounts does.
-  select jsonb_typeof(j.metadata #> '{request,accountIds}') = 'array' into named
-  from public.system_job_logs j where j.id = p_run_id;
-
   -- One pass per candidate; settled rows (lost, left) and lease races take another. Bounded so
   -- a pathological case cannot spin; a caller that gets NULL asks again later.
   while tries < 50 loop
@@ -168,6 +160,12 @@ begin
       continue;
     end if;
 
+    -- A run that named its accounts syncs them even when paused or deferred (the operator's
+    -- explicit request), as enqueue_run_accounts does; read only when it matters.
+    if named is null and (candidate.sync_paused_at is not null or candidate.rate_limited_until > p_now) then
+      select coalesce(jsonb_typeof(j.metadata #> '{request,accountIds}') = 'array', false) into named
+      from public.system_job_logs j where j.id = p_run_id;
+    end if;
     left_reason := case
       when not candidate.is_active then 'the account was deactivated'
       when candidate.token_rejected_at is not null then 'its token was rejected by the Threads API'
@@ -215,146 +213,6 @@ $$;
 
 comment on function public.claim_next_run_account(uuid, text, interval, timestamptz) is
   'Claims the next due account of a run (pending, or in_progress with an expired lease) with its cross-run account lease, FOR UPDATE SKIP LOCKED; fails an account whose worker was lost 3 times (worker_lost) and skips one that left the run (account_left_run); NULL when nothing is claimable now.';
-
-/**
- * begin_sync_run: as in 20261123002000, except that a trigger that loses the race for the
- * lock (two triggers before the lock row exists, so there was no row to wait on) records a
- * skipped run naming the winner, like every later race, instead of raising TS221.
- */
-create or replace function public.begin_sync_run(
-  p_job_type text,
-  p_trigger text,
-  p_request jsonb,
-  p_ttl interval,
-  p_now timestamptz default now()
-) returns table (outcome text, run_id uuid, other_run_id uuid)
-language plpgsql
-volatile
-set search_path = ''
-as $$
-#variable_conflict use_variable
-declare
-  lock_row public.system_job_locks%rowtype;
-  dead_run uuid;
-  new_run uuid := gen_random_uuid();
-  claimed record;
-begin
-  if p_job_type not in ('scheduled_sync', 'manual_sync') then
-    raise exception using errcode = 'TS220',
-      message = format('p_job_type must be scheduled_sync or manual_sync: current value is %L', p_job_type);
-  end if;
-
-  if p_job_type = 'manual_sync' then
-    insert into public.system_job_logs (id, job_type, trigger, started_at, heartbeat_at, metadata)
-    values (new_run, p_job_type, p_trigger, p_now, p_now, jsonb_build_object('request', p_request));
-    return query select 'started'::text, new_run, null::uuid;
-    return;
-  end if;
-
-  select * into lock_row from public.system_job_locks l
-  where l.job_name = 'scheduled_sync' for update;
-
-  if found and lock_row.released_at is null and lock_row.expires_at > p_now then
-    insert into public.system_job_logs (
-      id, job_type, trigger, status, started_at, completed_at, heartbeat_at, metadata)
-    values (new_run, p_job_type, p_trigger, 'skipped', p_now, p_now, p_now, jsonb_build_object(
-      'total_accounts', 0, 'success_count', 0, 'error_count', 0, 'skipped_count', 0,
-      'reason', 'lock_held', 'held_by_run', lock_row.run_id,
-      'lock_expires_at', lock_row.expires_at));
-    return query select 'skipped'::text, new_run, lock_row.run_id;
-    return;
-  end if;
-
-  -- An unreleased, expired lock whose run is still running: that run's worker died.
-  if found and lock_row.released_at is null then
-    select j.id into dead_run from public.system_job_logs j
-    where j.id = lock_row.run_id and j.status = 'running' and j.job_type = 'scheduled_sync';
-  end if;
-
-  if dead_run is not null then
-    select * into claimed
-    from public.claim_job_lock('scheduled_sync', 'run:' || dead_run, p_ttl, dead_run, p_now);
-    update public.system_job_logs j
-    set invocations = j.invocations + 1,
-        heartbeat_at = p_now,
-        metadata = j.metadata || jsonb_build_object(
-          'interruptions', coalesce((j.metadata ->> 'interruptions')::int, 0) + 1,
-          'last_resumed_at', p_now,
-          'last_interruption', jsonb_build_object(
-            'lock_expired_at', lock_row.expires_at, 'resumed_by_trigger', p_trigger))
-    where j.id = dead_run;
-    return query select 'resumed'::text, dead_run, null::uuid;
-    return;
-  end if;
-
-  select * into claimed
-  from public.claim_job_lock('scheduled_sync', 'run:' || new_run, p_ttl, new_run, p_now);
-  if not claimed.acquired then
-    -- Lost the race for a lock row that did not exist yet: the winner's run is running.
-    insert into public.system_job_logs (
-      id, job_type, trigger, status, started_at, completed_at, heartbeat_at, metadata)
-    values (new_run, p_job_type, p_trigger, 'skipped', p_now, p_now, p_now, jsonb_build_object(
-      'total_accounts', 0, 'success_count', 0, 'error_count', 0, 'skipped_count', 0,
-      'reason', 'lock_held', 'held_by_run', claimed.previous_run_id));
-    return query select 'skipped'::text, new_run, claimed.previous_run_id;
-    return;
-  end if;
-  insert into public.system_job_logs (id, job_type, trigger, started_at, heartbeat_at, metadata)
-  values (new_run, p_job_type, p_trigger, p_now, p_now, jsonb_build_object('request', p_request));
-  return query select 'started'::text, new_run, null::uuid;
-end;
-$$;
-
-/**
- * continue_sync_run: as in 20261123002000, and a run that is not a sync run (a token refresh
- * run named in {"runId"} by mistake) answers 'wrong_job_type' and is left alone, so the sync
- * never works or finishes another job's run (whose lock it would never release).
- */
-create or replace function public.continue_sync_run(
-  p_run_id uuid,
-  p_ttl interval,
-  p_now timestamptz default now()
-) returns table (outcome text, job_type text, request jsonb)
-language plpgsql
-volatile
-set search_path = ''
-as $$
-#variable_conflict use_variable
-declare
-  run public.system_job_logs%rowtype;
-  claimed record;
-begin
-  select * into run from public.system_job_logs j where j.id = p_run_id for update;
-  if not found then
-    return query select 'unknown'::text, null::text, null::jsonb;
-    return;
-  end if;
-  if run.job_type not in ('scheduled_sync', 'manual_sync') then
-    return query select 'wrong_job_type'::text, run.job_type, null::jsonb;
-    return;
-  end if;
-  if run.status <> 'running' then
-    return query select 'finished'::text, run.job_type, run.metadata -> 'request';
-    return;
-  end if;
-  if run.job_type = 'scheduled_sync'
-     and not public.extend_job_lock('scheduled_sync', 'run:' || p_run_id, p_ttl, p_run_id, p_now) then
-    select * into claimed
-    from public.claim_job_lock('scheduled_sync', 'run:' || p_run_id, p_ttl, p_run_id, p_now);
-    if not claimed.acquired then
-      return query select 'lock_lost'::text, run.job_type, run.metadata -> 'request';
-      return;
-    end if;
-  end if;
-  update public.system_job_logs j
-  set invocations = j.invocations + 1, heartbeat_at = p_now
-  where j.id = p_run_id;
-  return query select 'continue'::text, run.job_type, run.metadata -> 'request';
-end;
-$$;
-
-comment on function public.continue_sync_run(uuid, interval, timestamptz) is
-  'Joins a fresh invocation to a running sync run (renewing its lock): continue, finished, lock_lost, wrong_job_type (not a sync run) or unknown.';
 
 /** jsonb_int(p_object, p_key) -> bigint: the key's value when it is a number, else NULL. */
 create function public.jsonb_int(p_object jsonb, p_key text) returns bigint

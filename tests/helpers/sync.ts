@@ -3,7 +3,8 @@
  * Each test works in a workspace of its own with accounts of its own in the simulator, so
  * tests do not see each other's data.
  */
-import { testStack } from "./stack.ts";
+import type postgres from "postgres";
+import { eventually, testStack } from "./stack.ts";
 import { connectAccounts, type SimulatedAccount } from "../../local-stack/demo-accounts.ts";
 
 export async function simulator<T = unknown>(
@@ -69,4 +70,17 @@ export async function callSync(
     parsed = JSON.parse(text);
   } catch { /* not JSON: keep the text */ }
   return { status: response.status, body: parsed };
+}
+
+/** Waits until run `runId` is no longer 'running' and returns its status. */
+export function runEnded(sql: postgres.Sql, runId: string, timeoutMs = 120_000): Promise<string> {
+  return eventually(
+    `run ${runId} to end`,
+    async () => {
+      const [run] = await sql`select status from public.system_job_logs where id = ${runId}`;
+      return run.status === "running" ? undefined : run.status as string;
+    },
+    timeoutMs,
+    250,
+  );
 }

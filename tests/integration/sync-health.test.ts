@@ -3,21 +3,8 @@
 // retried in the same run; an account failing run after run shows its streak, is paused at the
 // threshold, and syncs again once an operator resumes it.
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
-import { eventually, testDb } from "../helpers/stack.ts";
-import { callSync, newWorkspace, simulator } from "../helpers/sync.ts";
-import type postgres from "postgres";
-
-function runFinished(sql: postgres.Sql, runId: string) {
-  return eventually(
-    "the run to finish",
-    async () => {
-      const [run] = await sql`select status from public.system_job_logs where id = ${runId}`;
-      return run.status === "running" ? undefined : run.status;
-    },
-    90_000,
-    250,
-  );
-}
+import { testDb } from "../helpers/stack.ts";
+import { callSync, newWorkspace, runEnded, simulator } from "../helpers/sync.ts";
 
 Deno.test({
   name: "an API outage opens the circuit breaker; the next run probes with one account first",
@@ -31,7 +18,7 @@ Deno.test({
       await simulator("/stats/reset", { body: {} });
       const first = await callSync({ maxAccounts: 8 });
       assertEquals(first.status, 202, JSON.stringify(first.body));
-      assertEquals(await runFinished(sql, first.body.runId), "failed");
+      assertEquals(await runEnded(sql, first.body.runId, 90_000), "failed");
       const [run] = await sql`select error_code, error_message, metadata from public.system_job_logs
         where id = ${first.body.runId}`;
       assertEquals(run.error_code, "api_unavailable");
@@ -52,7 +39,7 @@ Deno.test({
       faultActive = false;
       const second = await callSync({ maxAccounts: 8 });
       assertEquals(second.status, 202);
-      assertEquals(await runFinished(sql, second.body.runId), "completed");
+      assertEquals(await runEnded(sql, second.body.runId, 90_000), "completed");
       const [probe] =
         await sql`select metadata from public.system_job_logs where id = ${second.body.runId}`;
       assertEquals(probe.metadata.probed_after_outage, true);

@@ -3,21 +3,9 @@
 // killed mid-run loses nothing: the others go on and take its accounts when their leases expire.
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { eventually, testDb } from "../helpers/stack.ts";
-import { newWorkspace, simulator } from "../helpers/sync.ts";
+import { newWorkspace, runEnded, simulator } from "../helpers/sync.ts";
 import { postSync, withOwnHost } from "../helpers/own-host.ts";
 import type postgres from "postgres";
-
-async function runEnded(sql: postgres.Sql, runId: string, timeoutMs = 120_000) {
-  return await eventually(
-    "the run to end",
-    async () => {
-      const [run] = await sql`select status from public.system_job_logs where id = ${runId}`;
-      return run.status === "running" ? undefined : run.status as string;
-    },
-    timeoutMs,
-    250,
-  );
-}
 
 /** Each account's steps completed exactly once in the run. */
 async function assertEachAccountOnce(sql: postgres.Sql, runId: string, accounts: number) {

@@ -4,19 +4,9 @@
 // first scheduled triggers never answer 500; a resumed run skips the accounts that left it.
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { testDb } from "../helpers/stack.ts";
-import { callSync, newWorkspace, simulator } from "../helpers/sync.ts";
+import { callSync, newWorkspace, runEnded, simulator } from "../helpers/sync.ts";
 import type postgres from "postgres";
 import { postSync, withOwnHost } from "../helpers/own-host.ts";
-
-async function runEnded(sql: postgres.Sql, runId: string, timeoutMs = 120_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const [run] = await sql`select status from public.system_job_logs where id = ${runId}`;
-    if (run.status !== "running") return run.status as string;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw new Error(`run ${runId} did not end within ${timeoutMs} ms`);
-}
 
 /**
  * Deactivates every active account outside `workspaceId` for the duration of `fn`, so a

@@ -6,21 +6,9 @@
 // hand-offs reach it exactly as they reach the platform.
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { eventually, testDb } from "../helpers/stack.ts";
-import { newWorkspace, simulator } from "../helpers/sync.ts";
+import { newWorkspace, runEnded, simulator } from "../helpers/sync.ts";
 import type postgres from "postgres";
 import { postSync, withOwnHost } from "../helpers/own-host.ts";
-
-function runFinished(sql: postgres.Sql, runId: string, timeoutMs = 180_000) {
-  return eventually(
-    "the run to finish",
-    async () => {
-      const [run] = await sql`select status from public.system_job_logs where id = ${runId}`;
-      return run.status === "running" ? undefined : run.status;
-    },
-    timeoutMs,
-    250,
-  );
-}
 
 Deno.test({
   name: "200 accounts with a tiny time budget finish through hand-offs, each account once",
@@ -38,7 +26,7 @@ Deno.test({
         const started = await postSync(url, { workspaceId: ws.workspaceId });
         assertEquals(started.status, 202, JSON.stringify(started.body));
         const runId = started.body.runId;
-        assertEquals(await runFinished(sql, runId), "completed");
+        assertEquals(await runEnded(sql, runId, 180_000), "completed");
         const [run] = await sql`select invocations, metadata from public.system_job_logs
           where id = ${runId}`;
         assert(run.metadata.handoffs >= 1, `handoffs: ${run.metadata.handoffs}`);
@@ -104,7 +92,7 @@ Deno.test({
       }, async (url) => {
         const trigger = await postSync(url, { maxAccounts: 1 });
         assert([200, 202].includes(trigger.status), JSON.stringify(trigger.body));
-        assertEquals(await runFinished(sql, runId), "completed");
+        assertEquals(await runEnded(sql, runId, 180_000), "completed");
       });
       const [run] = await sql`select invocations, metadata from public.system_job_logs
         where id = ${runId}`;
@@ -183,7 +171,7 @@ Deno.test({
       assert(kills >= 5, `the run was killed ${kills} times`);
       await withOwnHost(sql, { wallClockLimitMs: 60_000, env: {} }, async (url) => {
         await postSync(url, { runId });
-        assert(["completed", "partial"].includes(await runFinished(sql, runId)));
+        assert(["completed", "partial"].includes(await runEnded(sql, runId, 180_000)));
       });
       // Every account ends completed, or failed as worker_lost when the kills caught it three
       // times (an account no invocation finishes must not hold up the run): none is lost.
@@ -266,7 +254,7 @@ Deno.test({
         const trigger = await postSync(url, {});
         assertEquals(trigger.body.runId, runId, JSON.stringify(trigger.body));
         assertEquals(trigger.body.how, "resumed");
-        const status = await runFinished(sql, runId);
+        const status = await runEnded(sql, runId, 180_000);
         assert(["completed", "partial"].includes(status), status);
       });
       const [run] = await sql`select metadata from public.system_job_logs where id = ${runId}`;

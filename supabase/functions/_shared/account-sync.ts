@@ -90,6 +90,39 @@ interface AccountRow {
   rejected_at: Date | null;
   attempts: number;
   run_started_at: Date;
+  calls_24h: number;
+}
+
+/**
+ * The account's API calls in the last 24 hours, as a SQL expression over `a` (the account):
+ * the sum of its steps' calls (sync runs and dry runs alike), which the budget check reads.
+ */
+export function callsIn24Hours(sql: Sql) {
+  return sql`(select coalesce(sum((s.metadata ->> 'api_calls')::int), 0)::int
+    from public.sync_logs s
+    where s.workspace_threads_account_id = a.id and s.completed_at > now() - interval '24 hours')`;
+}
+
+/** Why an account is left alone for its 24-hour call budget, or undefined when it is not. */
+export function callBudgetSpent(config: Config, username: string, calls: number) {
+  const budget = config.SYNC_ACCOUNT_DAILY_CALL_BUDGET;
+  if (calls < budget * BUDGET_BACKOFF_SHARE) return undefined;
+  return `Account @${username} made ${calls} API calls in the last 24 hours, over ${
+    BUDGET_BACKOFF_SHARE * 100
+  }% of its budget of ${budget}`;
+}
+
+/** A token that cannot be decrypted, as an error code and a message an operator can act on. */
+export function tokenProblem(error: unknown, username: string): { code: string; message: string } {
+  // token_mismatch: a ciphertext of another account (v2 binds each token to its account).
+  const code = error instanceof TokenCryptoError ? error.code : "token_unreadable";
+  const detail = error instanceof TokenCryptoError
+    ? error.message
+    : "the token cannot be decrypted";
+  const hint = code === "token_unreadable"
+    ? " (check TOKEN_ENCRYPTION_KEY and TOKEN_ENCRYPTION_KEYS_PREVIOUS)"
+    : "";
+  return { code, message: `Account @${username}: ${detail}${hint}` };
 }
 
 /** A step cut off by the invocation's deadline. */
@@ -115,7 +148,7 @@ export async function syncClaimedAccount(
   const [row] = await deps.sql<AccountRow[]>`
     select a.id, a.workspace_id, a.threads_user_id, a.username, a.last_synced_at,
       t.id as token_id, t.access_token_encrypted, t.expires_at, t.rejected_at, ra.attempts,
-      j.started_at as run_started_at
+      j.started_at as run_started_at, ${callsIn24Hours(deps.sql)} as calls_24h
     from public.sync_run_accounts ra
     join public.system_job_logs j on j.id = ra.run_id
     join public.workspace_threads_accounts a on a.id = ra.workspace_threads_account_id
@@ -200,18 +233,10 @@ export async function syncClaimedAccount(
     return finish(result("completed"));
   }
   // Near the account's 24-hour call budget: back off before the API has to refuse.
-  const [{ calls }] = await deps.sql`
-    select coalesce(sum((metadata ->> 'api_calls')::int), 0)::int as calls
-    from public.sync_logs
-    where workspace_threads_account_id = ${accountId}
-      and completed_at > now() - interval '24 hours'`;
-  const budget = deps.config.SYNC_ACCOUNT_DAILY_CALL_BUDGET;
-  if (calls >= budget * BUDGET_BACKOFF_SHARE) {
+  const overBudget = callBudgetSpent(deps.config, row.username, row.calls_24h);
+  if (overBudget) {
     const until = new Date(Date.now() + BUDGET_BACKOFF_MS);
-    const message = `Account @${row.username} made ${calls} API calls in the last 24 hours, ` +
-      `over ${
-        BUDGET_BACKOFF_SHARE * 100
-      }% of its budget of ${budget}: deferred until ${until.toISOString()}`;
+    const message = `${overBudget}: deferred until ${until.toISOString()}`;
     await deps.sql`select public.defer_account_sync(${accountId}, ${until})`;
     await logStep(deps.sql, runId, accountId, row.attempts, "sync_posts", new Date(), {
       status: "skipped",
@@ -224,15 +249,7 @@ export async function syncClaimedAccount(
   try {
     token = await decrypt(row.access_token_encrypted, tokenKeys(deps.config), row.id);
   } catch (error) {
-    // token_mismatch: a ciphertext of another account (v2 binds each token to its account).
-    const errorCode = error instanceof TokenCryptoError ? error.code : "token_unreadable";
-    const message = `Account @${row.username}: ${
-      error instanceof TokenCryptoError ? error.message : "the token cannot be decrypted"
-    }${
-      errorCode === "token_unreadable"
-        ? " (check TOKEN_ENCRYPTION_KEY and TOKEN_ENCRYPTION_KEYS_PREVIOUS)"
-        : ""
-    }`;
+    const { code: errorCode, message } = tokenProblem(error, row.username);
     await logStep(deps.sql, runId, accountId, row.attempts, "sync_posts", new Date(), {
       status: "failed",
       errorCode,

@@ -10,13 +10,13 @@
  * any sync's; an account already near its budget is skipped, as a run would. One account's
  * problem (an undecryptable token, an API error) is that account's error in the answer.
  */
-import { decrypt, TokenCryptoError } from "./crypto.ts";
+import { decrypt } from "./crypto.ts";
 import { tokenKeys } from "./config.ts";
 import { DeadlineReached, deadlineSignal } from "./deadline.ts";
 import { toSyncLogError } from "./errors.ts";
 import type { RunnerDeps } from "./sync-runner.ts";
 import { DRY_RUN_DEFAULT_ACCOUNTS, type SyncRequest } from "./sync-request.ts";
-import { BUDGET_BACKOFF_SHARE, STEPS } from "./account-sync.ts";
+import { callBudgetSpent, callsIn24Hours, STEPS, tokenProblem } from "./account-sync.ts";
 import { writeSyncLog } from "./sync-log.ts";
 import { createThreadsApiStats, ThreadsApiClient } from "./threads-api.ts";
 
@@ -50,9 +50,7 @@ export async function dryRunSync(deps: RunnerDeps, request: SyncRequest) {
   };
   const candidates = await deps.sql<Candidate[]>`
     select a.id, a.workspace_id, a.threads_user_id, a.username, t.access_token_encrypted,
-      (select coalesce(sum((s.metadata ->> 'api_calls')::int), 0)::int from public.sync_logs s
-        where s.workspace_threads_account_id = a.id
-          and s.completed_at > now() - interval '24 hours') as calls_24h
+      ${callsIn24Hours(deps.sql)} as calls_24h
     from public.eligible_sync_accounts(${scope.accountIds}::uuid[], ${scope.workspaceId}::uuid,
       ${scope.maxAccounts}) a
     join public.workspace_threads_tokens t on t.workspace_threads_account_id = a.id
@@ -123,32 +121,19 @@ async function dryRunAccount(
 ): Promise<DryRunAccount> {
   const who = `@${account.username}`;
   const base = { accountId: account.id, username: account.username, apiCalls: 0, steps: {} };
-  const budget = deps.config.SYNC_ACCOUNT_DAILY_CALL_BUDGET;
-  if (account.calls_24h >= budget * BUDGET_BACKOFF_SHARE) {
+  const overBudget = callBudgetSpent(deps.config, account.username, account.calls_24h);
+  if (overBudget) {
     return {
       ...base,
       status: "skipped",
-      error: {
-        code: "api_budget",
-        message: `Account ${who} made ${account.calls_24h} API calls in the last 24 hours, ` +
-          `over ${BUDGET_BACKOFF_SHARE * 100}% of its budget of ${budget}: not looked at`,
-      },
+      error: { code: "api_budget", message: `${overBudget}: not looked at` },
     };
   }
   let token: string;
   try {
     token = await decrypt(account.access_token_encrypted, tokenKeys(deps.config), account.id);
   } catch (error) {
-    return {
-      ...base,
-      status: "failed",
-      error: {
-        code: "token_unreadable",
-        message: `Account ${who}: ${
-          error instanceof TokenCryptoError ? error.message : "the token cannot be decrypted"
-        } (check TOKEN_ENCRYPTION_KEY and TOKEN_ENCRYPTION_KEYS_PREVIOUS)`,
-      },
-    };
+    return { ...base, status: "failed", error: tokenProblem(error, account.username) };
   }
   const stats = createThreadsApiStats();
   const log = deps.log.child({ account_id: account.id });

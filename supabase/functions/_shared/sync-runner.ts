@@ -165,9 +165,9 @@ export async function workRun(
     invocations_queued: queued,
   });
 
-  // One stop flag for every worker of the invocation: the lock was lost, or a worker failed
-  // (a database fault); the others finish the account in hand and claim no more.
-  const stop = { crashed: undefined as unknown };
+  // What stops every worker of the invocation (see mayClaim): the lock was lost (heartbeat), or
+  // a worker failed (a database fault); the others finish the account in hand and claim no more.
+  let crashed: unknown;
   const heartbeat = startHeartbeat(
     async () => {
       const [{ ok }] = await sql`select public.heartbeat_sync_run(${runId}, ${worker},
@@ -192,7 +192,7 @@ export async function workRun(
     }
   };
   const mayClaim = () =>
-    !budget.spent() && !heartbeat.lost() && !breaker.open && stop.crashed === undefined;
+    !budget.spent() && !heartbeat.lost() && !breaker.open && crashed === undefined;
 
   const slot = async (index: number) => {
     while (mayClaim()) {
@@ -248,7 +248,7 @@ export async function workRun(
   const settled = await Promise.allSettled(
     Array.from({ length: config.SYNC_BATCH_SIZE }, (_, i) =>
       slot(i).catch((error) => {
-        stop.crashed ??= error;
+        crashed ??= error;
         throw error;
       })),
   );

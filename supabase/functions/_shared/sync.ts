@@ -75,11 +75,7 @@ export async function syncPostsForAccount(ctx: StepContext): Promise<StepResult>
   const after = history ? state.cursor ?? undefined : undefined;
   const mode = history ? (after ? "history_resumed" : "full_history") : "since_newest";
   const detail: Record<string, unknown> = { mode, fetched: 0, pages: 0 };
-  const add = (counts: Record<string, unknown>) => {
-    for (const [key, value] of Object.entries(counts)) {
-      if (typeof value === "number") detail[key] = ((detail[key] as number) ?? 0) + value;
-    }
-  };
+  const add = (counts: Record<string, unknown>) => addCounts(detail, counts);
   for await (const page of ctx.client.threadPages({ since, after })) {
     const rows = page.posts.map(toPostRow);
     add({ fetched: rows.length, pages: 1 });
@@ -99,6 +95,13 @@ export async function syncPostsForAccount(ctx: StepContext): Promise<StepResult>
   }
   Object.assign(detail, skipDetail(ctx.client.takeSkipped()));
   return { status: "completed", items: detail.fetched as number, detail };
+}
+
+/** Adds the numbers of a page's or chunk's write (upsert counts) to the step's detail. */
+function addCounts(detail: Record<string, unknown>, counts: Record<string, unknown>) {
+  for (const [key, value] of Object.entries(counts)) {
+    if (typeof value === "number") detail[key] = ((detail[key] as number) ?? 0) + value;
+  }
 }
 
 function toPostRow(post: ThreadsPost) {
@@ -197,16 +200,13 @@ export async function syncMetricsForAccount(ctx: StepContext): Promise<StepResul
     fetchedTotal += fetched.length;
     if (fetched.length === 0) continue;
     if (ctx.dryRun) {
-      detail.would_change = ((detail.would_change as number) ?? 0) +
-        await countChangedMetrics(ctx, fetched);
+      addCounts(detail, { would_change: await countChangedMetrics(ctx, fetched) });
       continue;
     }
     const [{ result }] = await ctx.sql`
       select public.record_post_metrics(${ctx.account.id}, ${capturedAt},
         ${ctx.sql.json(fetched)}) as result`;
-    for (const [key, value] of Object.entries(result ?? {})) {
-      if (typeof value === "number") detail[key] = ((detail[key] as number) ?? 0) + value;
-    }
+    addCounts(detail, result ?? {});
   }
   detail.fetched = fetchedTotal;
   Object.assign(detail, skipDetail(ctx.client.takeSkipped()));
