@@ -7,11 +7,11 @@
 --   begin_job_run      start a run, resume a dead one, or record a skipped one (one transaction)
 --   continue_job_run   a fresh invocation joins a running run of one of the expected job types
 --   hand_off_job_run   queue the run's continuation through pg_net (sent at commit)
---   release_job_run_lock  the run's lock, released when it finishes
 --
--- begin_sync_run, continue_sync_run, hand_off_sync_run, begin_token_refresh_run,
--- hand_off_token_refresh_run and the two finish functions keep their names and signatures and
--- are now thin calls of these.
+-- begin_sync_run, continue_sync_run, hand_off_sync_run, begin_token_refresh_run and
+-- hand_off_token_refresh_run keep their names and signatures and are now thin calls of these.
+-- The two finish functions stay their own: a sync counts sync_run_accounts, a token refresh its
+-- sync_logs rows.
 
 /** job_run_lock(p_job_type) -> text: the lock a run of this type holds (NULL: none). */
 create function public.job_run_lock(p_job_type text) returns text
@@ -250,30 +250,6 @@ $$;
 comment on function public.hand_off_job_run(uuid, interval, timestamptz) is
   'Renews a run''s lock, counts the hand-off, and queues its continuation through pg_net (sent at commit). Raises TS222.';
 
-/**
- * release_job_run_lock(p_run_id, p_job_type, p_now) -> void
- *
- * Releases the lock a finishing run holds (nothing for a job type without a lock).
- * Who: the finish functions. Security invoker.
- */
-create function public.release_job_run_lock(
-  p_run_id uuid,
-  p_job_type text,
-  p_now timestamptz default now()
-) returns void
-language sql
-volatile
-set search_path = ''
-as $$
-  update public.system_job_locks l
-  set released_at = p_now, expires_at = least(l.expires_at, p_now)
-  where l.job_name = public.job_run_lock(p_job_type) and l.locked_by = 'run:' || p_run_id
-    and l.released_at is null;
-$$;
-
-comment on function public.release_job_run_lock(uuid, text, timestamptz) is
-  'Releases the job lock a finishing run holds.';
-
 -- The job-specific names, now thin calls of the lifecycle above ----------------------------
 
 create or replace function public.begin_sync_run(
@@ -381,6 +357,4 @@ revoke all on function public.begin_job_run(text, text, jsonb, interval, timesta
 revoke all on function public.continue_job_run(uuid, text[], interval, timestamptz)
   from public, anon, authenticated, service_role;
 revoke all on function public.hand_off_job_run(uuid, interval, timestamptz)
-  from public, anon, authenticated, service_role;
-revoke all on function public.release_job_run_lock(uuid, text, timestamptz)
   from public, anon, authenticated, service_role;
