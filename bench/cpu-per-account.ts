@@ -18,7 +18,7 @@
  * The simulator runs in this process (its CPU is not counted) with no latency and no rate limit;
  * the function paces itself at THREADS_API_MAX_RPS (--max-rps, default 200: the rate of the
  * issue's measurement; pacing is part of the cost, since every wake-up of the process costs CPU). `--profile <dir>` runs the N-account invocation under `deno run
- * --cpu-prof` and prints the top functions by self time (bench/cpu-profile-summary.ts).
+ * --cpu-prof` and prints the top functions by self time (bench/lib/cpu-profile-summary.ts).
  *
  *   npm run bench -- cpu-per-account
  *   deno run -A bench/cpu-per-account.ts [--accounts 100] [--max-rps 200] [--profile dir]
@@ -30,11 +30,11 @@ import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { IDLE_MARKER, READY_MARKER } from "../local-stack/functions-host/invocation.ts";
 import { TextLineStream } from "../local-stack/functions-host/text-lines.ts";
-import { connectAccounts } from "../local-stack/demo-accounts.ts";
+import { connectAccounts } from "../local-stack/stack/demo-accounts.ts";
 import { startSimulator } from "../local-stack/simulator/server.ts";
-import { stackConfigFromEnv } from "../local-stack/stack-config.ts";
-import { readHostOptions, type StackStatus, status } from "../local-stack/stack.ts";
-import { summariseCpuProfile } from "./cpu-profile-summary.ts";
+import { stackConfigFromEnv } from "../local-stack/stack/config.ts";
+import { readHostOptions, type StackStatus, status } from "../local-stack/stack/stack.ts";
+import { summariseCpuProfile } from "./lib/cpu-profile-summary.ts";
 
 const POSTS_PER_ACCOUNT = 40;
 /** What the issue asks for: 10 ms of CPU or less per account of 40 posts. */
@@ -45,7 +45,7 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, "..");
 const INVOCATION_SCRIPT = join(ROOT, "local-stack", "functions-host", "invocation.ts");
 const ENTRY = join(ROOT, "supabase", "functions", "scheduled-sync", "index.ts");
-const EXIT_ON_SIGTERM = join(HERE, "exit-on-sigterm.ts");
+const EXIT_ON_SIGTERM = join(HERE, "lib", "exit-on-sigterm.ts");
 
 export interface CpuBenchOptions {
   accounts?: number;

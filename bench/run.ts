@@ -19,8 +19,8 @@ import { runThreadsApiRateBench } from "./threads-api-rate.ts";
 import { runMetricsWriteBench } from "./metrics-write.ts";
 import { runSyncThroughputBench } from "./sync-throughput.ts";
 import { runCpuPerAccountBench } from "./cpu-per-account.ts";
-import { stackConfigFromEnv } from "../local-stack/stack-config.ts";
-import { down, type StackStatus, up } from "../local-stack/stack.ts";
+import { stackConfigFromEnv } from "../local-stack/stack/config.ts";
+import { down, type StackStatus, up } from "../local-stack/stack/stack.ts";
 
 type BenchResult = { rows: Record<string, string | number>[]; notes: string[] };
 

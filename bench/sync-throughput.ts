@@ -17,7 +17,7 @@
  * stack (2 s CPU, 256 MB, 150 s wall per invocation), so the product runs as it would hosted:
  * many short invocations, several side by side, handing off through pg_net.
  *
- *   seed design       bench/sync-baseline.ts in a process of its own: batches of 5 accounts, a
+ *   seed design       bench/lib/sync-baseline.ts in a process of its own: batches of 5 accounts, a
  *                     fixed 2 s pause between batches, each account's calls one after another
  *   product defaults  the real scheduled-sync function, served by a functions host started
  *                     here with the stack's environment and limits, POST {"workspaceId"}; the
@@ -36,12 +36,12 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { startFunctionsHost } from "../local-stack/functions-host/host.ts";
-import { readHostOptions } from "../local-stack/stack.ts";
-import { connectAccounts } from "../local-stack/demo-accounts.ts";
+import { readHostOptions } from "../local-stack/stack/stack.ts";
+import { connectAccounts } from "../local-stack/stack/demo-accounts.ts";
 import { type SimulatorHandle, startSimulator } from "../local-stack/simulator/server.ts";
-import { stackConfigFromEnv } from "../local-stack/stack-config.ts";
-import { type StackStatus, status } from "../local-stack/stack.ts";
-import type { BaselineOptions, BaselineResult } from "./sync-baseline.ts";
+import { stackConfigFromEnv } from "../local-stack/stack/config.ts";
+import { type StackStatus, status } from "../local-stack/stack/stack.ts";
+import type { BaselineOptions, BaselineResult } from "./lib/sync-baseline.ts";
 import { type ApiRateSummary, apiRateSummary } from "./lib/simulator-stats.ts";
 
 const LIMIT_RPS = 200;
@@ -61,7 +61,7 @@ const W10K_POSTS = 10;
 /** The longest a run may take before the bench gives up on it. */
 const RUN_TIMEOUT_MS = 30 * 60_000;
 
-const BASELINE_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), "sync-baseline.ts");
+const BASELINE_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), "lib", "sync-baseline.ts");
 
 export interface SyncThroughputOptions {
   /** Accounts per run of the product (default 50, 200, 1000). */
@@ -363,7 +363,7 @@ export function invocationFigures(lines: string[]): InvocationFigures {
   return figures;
 }
 
-/** (a) The seed design, in its own process (bench/sync-baseline.ts). */
+/** (a) The seed design, in its own process (bench/lib/sync-baseline.ts). */
 async function runSeedDesign(
   workspaceId: string,
   dbUrl: string,
@@ -662,7 +662,7 @@ function report(measurements: Measurement[], logFile: string) {
   const seed = measurements.filter((m) => m.variant === "seed design");
   const notes: string[] = [
     `Workload: N accounts x ${POSTS_PER_ACCOUNT} posts (W10k: ${W10K_ACCOUNTS} x ${W10K_POSTS}), first sync (whole history, every post's insights), on an in-process simulator with ${LATENCY_MS} ms latency and the strict API's limit: ${LIMIT_RPS} requests in any sliding second, app-wide, beyond it Graph code 4 over HTTP 400 with no stated wait; frozen simulated clock. Fresh workspace and fault rules per row; erased after.`,
-    `seed design: bench/sync-baseline.ts in its own Deno process (batches of ${WORKERS}, 2 s pauses, one call at a time per account, a RateLimiter at ${MAX_RPS} req/s); no platform limits (it is not a function).`,
+    `seed design: bench/lib/sync-baseline.ts in its own Deno process (batches of ${WORKERS}, 2 s pauses, one call at a time per account, a RateLimiter at ${MAX_RPS} req/s); no platform limits (it is not a function).`,
     `product defaults: the real scheduled-sync function in a functions host with the stack's limits (per invocation: CPU, memory, wall clock, as hosted) and the product's defaults for every SYNC_* setting (SYNC_CPU_BUDGET_MS, SYNC_TIME_BUDGET_MS, SYNC_MAX_INVOCATIONS ...); only THREADS_API_MAX_RPS=${MAX_RPS} is told (the API's limit). POST {"workspaceId"}; the run is followed in the database until it ends, through its hand-offs and side-by-side invocations. The 15-minute cron job was paused during the bench and restored.`,
     `bound s = admitted calls / ${LIMIT_RPS} per second: the least wall time the API's limit allows (the baseline no design can beat); x bound = wall / bound; of limit = bound / wall. admitted, rate-limited and max in 1 s (the most admitted calls in any sliding 1,000 ms) are the simulator's counters. CPU ms/account: the product's invocations' CPU (the host's shutdown lines, boot included) or the seed process's, per account. peak MB/invocation: the highest peak RSS of one invocation. DB share: time a connection had a request outstanding (a TCP relay in front of Postgres) over the workers' time (${WORKERS} per invocation x the invocations' wall time, or ${WORKERS} x the wall time for the seed).`,
   ];

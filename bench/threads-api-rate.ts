@@ -12,8 +12,8 @@
  *   deno run -A bench/threads-api-rate.ts [--calls 2000] [--concurrency 25]
  */
 import { parseArgs } from "node:util";
-import { createLogger } from "../supabase/functions/_shared/log.ts";
-import { RateLimiter } from "../supabase/functions/_shared/rate-limiter.ts";
+import { createLogger } from "../supabase/functions/_shared/platform/log.ts";
+import { RateLimiter } from "../supabase/functions/_shared/threads/rate-limiter.ts";
 import { ThreadsApiClient } from "../supabase/functions/_shared/threads-api.ts";
 import { startSimulator } from "../local-stack/simulator/server.ts";
 

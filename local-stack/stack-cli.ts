@@ -12,8 +12,8 @@
  * and the function variables (CRON_SECRET, CONNECT_ACCOUNT_SECRET, SYNC_*, THREADS_*) passed
  * through to the functions.
  */
-import { stackConfigFromEnv } from "./stack-config.ts";
-import { down, type StackStatus, status, up, wipe } from "./stack.ts";
+import { stackConfigFromEnv } from "./stack/config.ts";
+import { down, type StackStatus, status, up, wipe } from "./stack/stack.ts";
 
 function printStatus(s: StackStatus) {
   const rows: [string, string][] = [

@@ -8,9 +8,9 @@
  * connect real accounts first.
  */
 import postgres from "postgres";
-import { stackConfigFromEnv } from "./stack-config.ts";
-import { down, type StackStatus, up } from "./stack.ts";
-import { connectAccounts, simulatorAccounts } from "./demo-accounts.ts";
+import { stackConfigFromEnv } from "./stack/config.ts";
+import { down, type StackStatus, up } from "./stack/stack.ts";
+import { connectAccounts, simulatorAccounts } from "./stack/demo-accounts.ts";
 
 const interactive = Deno.stdout.isTerminal();
 

@@ -15,9 +15,9 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import postgres from "postgres";
-import { stackConfigFromEnv } from "./stack-config.ts";
-import { down, up, wipe } from "./stack.ts";
-import { PROJECT_ROOT } from "./stack-config.ts";
+import { stackConfigFromEnv } from "./stack/config.ts";
+import { down, up, wipe } from "./stack/stack.ts";
+import { PROJECT_ROOT } from "./stack/config.ts";
 
 interface Tally {
   passed: number;

@@ -1,9 +1,9 @@
 /**
- * The operator commands (local-stack/cli/*.ts) run as an operator runs them: a subprocess
+ * The operator commands (cli/*.ts) run as an operator runs them: a subprocess
  * against the test stack, with only the test stack's environment.
  */
 import { testStack, testStackEnv } from "./stack.ts";
-import { PROJECT_ROOT } from "../../local-stack/stack-config.ts";
+import { PROJECT_ROOT } from "../../local-stack/stack/config.ts";
 
 /** The command's environment: the test stack's, without anything pointing elsewhere. */
 export function cliEnv(): Record<string, string> {
@@ -15,7 +15,7 @@ export function cliEnv(): Record<string, string> {
 /** `npm run <name> -- <args>`, as `deno run` of its script. */
 export function cliCommand(name: "status" | "sync", args: string[]): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `local-stack/cli/${name}.ts`, ...args],
+    args: ["run", "-A", `cli/${name}.ts`, ...args],
     cwd: PROJECT_ROOT,
     env: cliEnv(),
     clearEnv: true,

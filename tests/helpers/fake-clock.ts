@@ -2,7 +2,7 @@
  * A manual clock implementing the rate limiter's `Clock`: time moves only on `tick`, and
  * timers due by then run in order. Tests of pacing use it instead of sleeping.
  */
-import type { Clock } from "../../supabase/functions/_shared/rate-limiter.ts";
+import type { Clock } from "../../supabase/functions/_shared/threads/rate-limiter.ts";
 
 export class FakeClock implements Clock {
   #now: number;

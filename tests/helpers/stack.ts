@@ -3,8 +3,8 @@
  * STACK_* for us; run directly (`deno test -A tests/...`), the helper brings the same stack up.
  */
 import postgres from "postgres";
-import { stackConfigFromEnv } from "../../local-stack/stack-config.ts";
-import { readHostOptions, type StackStatus, status, up } from "../../local-stack/stack.ts";
+import { stackConfigFromEnv } from "../../local-stack/stack/config.ts";
+import { readHostOptions, type StackStatus, status, up } from "../../local-stack/stack/stack.ts";
 import { type HostHandle, startFunctionsHost } from "../../local-stack/functions-host/host.ts";
 import { pauseProductionSchedules, TEST_STACK_ENV } from "../../local-stack/test-runner.ts";
 

@@ -5,7 +5,7 @@
  */
 import type postgres from "postgres";
 import { eventually, testStack } from "./stack.ts";
-import { connectAccounts, type SimulatedAccount } from "../../local-stack/demo-accounts.ts";
+import { connectAccounts, type SimulatedAccount } from "../../local-stack/stack/demo-accounts.ts";
 
 export async function simulator<T = unknown>(
   path: string,

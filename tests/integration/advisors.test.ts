@@ -3,7 +3,7 @@
 // keys, no extension in public.
 import { assertEquals } from "../helpers/assert.ts";
 import { testStack } from "../helpers/stack.ts";
-import { PROJECT_ROOT } from "../../local-stack/stack-config.ts";
+import { PROJECT_ROOT } from "../../local-stack/stack/config.ts";
 
 Deno.test("supabase db advisors reports no WARN or ERROR on the migrated database", async () => {
   const stack = await testStack();

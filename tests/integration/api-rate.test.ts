@@ -6,9 +6,9 @@ import postgres from "postgres";
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { testStack } from "../helpers/stack.ts";
 import { newWorkspace, simulator } from "../helpers/sync.ts";
-import { databaseSlots } from "../../supabase/functions/_shared/api-rate-slots.ts";
-import { RateLimiter } from "../../supabase/functions/_shared/rate-limiter.ts";
-import { createLogger } from "../../supabase/functions/_shared/log.ts";
+import { databaseSlots } from "../../supabase/functions/_shared/threads/api-rate-slots.ts";
+import { RateLimiter } from "../../supabase/functions/_shared/threads/rate-limiter.ts";
+import { createLogger } from "../../supabase/functions/_shared/platform/log.ts";
 import { ThreadsApiClient } from "../../supabase/functions/_shared/threads-api.ts";
 
 /** Most of `times` (ms) within any window [t, t + 1000). */

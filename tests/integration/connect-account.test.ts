@@ -2,7 +2,7 @@
 // log lines captured), the real database, the Threads API simulator. What an operator checks:
 // the account is there with its username, the token is stored encrypted as the only primary
 // one, a bad token is refused with the API's reason and stores nothing, and no token is ever
-// printed, answered or logged. The operator command (local-stack/connect-account-cli.ts) is
+// printed, answered or logged. The operator command (cli/connect-account.ts) is
 // driven the same way.
 import { join } from "node:path";
 import type postgres from "postgres";
@@ -341,7 +341,7 @@ Deno.test({
 
 async function runCli(args: string[], stdin?: string) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "local-stack/connect-account-cli.ts", ...args],
+    args: ["run", "-A", "cli/connect-account.ts", ...args],
     stdin: stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",

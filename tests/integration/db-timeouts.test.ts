@@ -4,9 +4,9 @@
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { startOwnHost, testDb, testStack } from "../helpers/stack.ts";
 import { newWorkspace } from "../helpers/sync.ts";
-import { loadConfig } from "../../supabase/functions/_shared/config.ts";
-import { connect, dbTimeouts } from "../../supabase/functions/_shared/db.ts";
-import { toSyncLogError } from "../../supabase/functions/_shared/errors.ts";
+import { loadConfig } from "../../supabase/functions/_shared/platform/config.ts";
+import { connect, dbTimeouts } from "../../supabase/functions/_shared/platform/db.ts";
+import { toSyncLogError } from "../../supabase/functions/_shared/threads/errors.ts";
 
 /** Resolves true when `promise` settles within `ms`, false otherwise. */
 async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {

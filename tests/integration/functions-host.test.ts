@@ -7,8 +7,8 @@ import { assert, assertEquals } from "../helpers/assert.ts";
 import { eventually, startOwnHost, testStack, testStackEnv } from "../helpers/stack.ts";
 import { startRecorder } from "../helpers/http-recorder.ts";
 import { type HostHandle, startFunctionsHost } from "../../local-stack/functions-host/host.ts";
-import { PROJECT_ROOT, stackConfigFromEnv } from "../../local-stack/stack-config.ts";
-import { readHostOptions } from "../../local-stack/stack.ts";
+import { PROJECT_ROOT, stackConfigFromEnv } from "../../local-stack/stack/config.ts";
+import { readHostOptions } from "../../local-stack/stack/stack.ts";
 import { signJwt } from "../../local-stack/functions-host/jwt.ts";
 
 const WALL_CLOCK_LIMIT_MS = 2000;

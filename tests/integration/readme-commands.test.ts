@@ -5,7 +5,7 @@
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { cliEnv } from "../helpers/cli.ts";
 import { testStack } from "../helpers/stack.ts";
-import { PROJECT_ROOT } from "../../local-stack/stack-config.ts";
+import { PROJECT_ROOT } from "../../local-stack/stack/config.ts";
 
 const readme = Deno.readTextFileSync(`${PROJECT_ROOT}/README.md`);
 const scripts = JSON.parse(Deno.readTextFileSync(`${PROJECT_ROOT}/package.json`)).scripts;

@@ -2,8 +2,8 @@
 // status --json gives the keys scripts need, a busy port gets a clear message, and down
 // leaves nothing running. Uses its own stack name and ports, apart from the test stack.
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
-import { PROJECT_ROOT } from "../../local-stack/stack-config.ts";
-import { portIsFree, processIsAlive } from "../../local-stack/process.ts";
+import { PROJECT_ROOT } from "../../local-stack/stack/config.ts";
+import { portIsFree, processIsAlive } from "../../local-stack/stack/process.ts";
 
 const PORTS = { db: 54622, functions: 54621, simulator: 54629 };
 const ENV = {

@@ -1,10 +1,10 @@
 // The operator commands' arguments: what an operator types becomes the request the function
 // gets, and every mistake is a usage error naming the flag (exit 2), never a half-run.
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
-import { UsageError, withOptionalValue } from "../../local-stack/cli/args.ts";
-import { formatAge, formatDuration, parseSince } from "../../local-stack/cli/time.ts";
-import { parseSyncArgs } from "../../local-stack/cli/sync-args.ts";
-import { parseStatusArgs } from "../../local-stack/cli/status.ts";
+import { UsageError, withOptionalValue } from "../../cli/lib/args.ts";
+import { formatAge, formatDuration, parseSince } from "../../cli/lib/time.ts";
+import { parseSyncArgs } from "../../cli/sync/args.ts";
+import { parseStatusArgs } from "../../cli/status.ts";
 
 const NOW = new Date("2026-11-23T12:00:00Z");
 const A = "0b9c7f5e-1f63-4c4e-9d0e-2d1c6b1b7a11";

@@ -1,9 +1,9 @@
 // The operator commands' tables and live line: columns line up whatever the colours, long
 // values are cut visibly, and a non-terminal gets one line per change, not one per poll.
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { renderTable, truncate } from "../../local-stack/cli/table.ts";
-import { palette, stripAnsi } from "../../local-stack/cli/colors.ts";
-import { LiveLine, progressBar } from "../../local-stack/cli/progress-bar.ts";
+import { renderTable, truncate } from "../../cli/lib/table.ts";
+import { palette, stripAnsi } from "../../cli/lib/colors.ts";
+import { LiveLine, progressBar } from "../../cli/lib/progress-bar.ts";
 
 Deno.test("renderTable aligns columns, right-aligns numbers and leaves no trailing spaces", () => {
   const text = renderTable(

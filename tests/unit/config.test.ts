@@ -1,6 +1,6 @@
 // Configuration: defaults as documented, and one clear message per bad variable.
 import { assertEquals, assertMatch } from "../helpers/assert.ts";
-import { loadConfig, tokenKeys } from "../../supabase/functions/_shared/config.ts";
+import { loadConfig, tokenKeys } from "../../supabase/functions/_shared/platform/config.ts";
 
 const KEY = btoa(String.fromCharCode(...new Uint8Array(32).fill(7)));
 const VALID = {

@@ -5,13 +5,13 @@ import {
   type ConnectAccountDeps,
   connectAccountRequestSchema,
   createConnectAccountHandler,
-} from "../../supabase/functions/_shared/connect-account.ts";
-import { describeBodyIssues } from "../../supabase/functions/_shared/json-body.ts";
-import { createLogger } from "../../supabase/functions/_shared/log.ts";
-import { RateLimiter } from "../../supabase/functions/_shared/rate-limiter.ts";
-import { loadConfig } from "../../supabase/functions/_shared/config.ts";
-import { loadConnectAccountConfig } from "../../supabase/functions/_shared/connect-account-config.ts";
-import { functionsBaseUrl } from "../../local-stack/connect-account-cli.ts";
+} from "../../supabase/functions/_shared/connect-account/handler.ts";
+import { describeBodyIssues } from "../../supabase/functions/_shared/platform/json-body.ts";
+import { createLogger } from "../../supabase/functions/_shared/platform/log.ts";
+import { RateLimiter } from "../../supabase/functions/_shared/threads/rate-limiter.ts";
+import { loadConfig } from "../../supabase/functions/_shared/platform/config.ts";
+import { loadConnectAccountConfig } from "../../supabase/functions/_shared/connect-account/config.ts";
+import { functionsBaseUrl } from "../../cli/connect-account.ts";
 
 const WS = "0cebb083-e37e-4751-88e6-44179deda746";
 const TOKEN = "THQVsecretsecretsecretsecret0001";

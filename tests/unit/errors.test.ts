@@ -8,7 +8,7 @@ import {
   rateLimitScope,
   ThreadsApiError,
   toSyncLogError,
-} from "../../supabase/functions/_shared/errors.ts";
+} from "../../supabase/functions/_shared/threads/errors.ts";
 
 Deno.test("Graph codes map to kinds whatever the HTTP status", () => {
   const cases: [number, number | undefined, number, string][] = [

@@ -1,6 +1,6 @@
 // Structured logs: one JSON object per line with the scoped fields, and never a token.
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { createLogger } from "../../supabase/functions/_shared/log.ts";
+import { createLogger } from "../../supabase/functions/_shared/platform/log.ts";
 
 Deno.test("a scoped logger writes one JSON line per event with its fields", () => {
   const lines: string[] = [];

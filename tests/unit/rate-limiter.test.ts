@@ -2,7 +2,10 @@
 // down when the API pushes back and climbs back gradually. Time is a FakeClock: no sleeps.
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { FakeClock } from "../helpers/fake-clock.ts";
-import { RateLimiter, readUsageHeaders } from "../../supabase/functions/_shared/rate-limiter.ts";
+import {
+  RateLimiter,
+  readUsageHeaders,
+} from "../../supabase/functions/_shared/threads/rate-limiter.ts";
 
 /** Starts `n` acquires at once and records when (clock time) and in which order each is granted. */
 function race(limiter: RateLimiter, clock: FakeClock, n: number) {

@@ -1,7 +1,7 @@
 // Removing a known token from text, wherever it appears, on top of the logger's shape-based
 // redaction.
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { scrubSecrets } from "../../supabase/functions/_shared/scrub-secrets.ts";
+import { scrubSecrets } from "../../supabase/functions/_shared/platform/scrub-secrets.ts";
 
 const TOKEN = "THQVabcdefghijklmnop0123456789";
 

@@ -1,7 +1,7 @@
 // The scheduled-sync body: what pg_cron and people send is accepted with sensible defaults,
 // anything else is refused with a message naming the field and the problem.
 import { assertEquals } from "../helpers/assert.ts";
-import { parseSyncRequest } from "../../supabase/functions/_shared/sync-request.ts";
+import { parseSyncRequest } from "../../supabase/functions/_shared/scheduled-sync/request.ts";
 
 const post = (body: string) => new Request("http://x/", { method: "POST", body });
 const ID = "8f14e45f-ceea-467a-9575-8e4f1f3b7c1a";

@@ -1,9 +1,9 @@
 // The Threads API client against the simulator (in-process, 127.0.0.1, port 0): what the sync
 // gets back, which failures are retried and which are not, and that the token never leaks.
 import { assert, assertEquals, assertMatch, assertRejects } from "../helpers/assert.ts";
-import { RateLimiter } from "../../supabase/functions/_shared/rate-limiter.ts";
-import { createLogger } from "../../supabase/functions/_shared/log.ts";
-import { ThreadsApiError } from "../../supabase/functions/_shared/errors.ts";
+import { RateLimiter } from "../../supabase/functions/_shared/threads/rate-limiter.ts";
+import { createLogger } from "../../supabase/functions/_shared/platform/log.ts";
+import { ThreadsApiError } from "../../supabase/functions/_shared/threads/errors.ts";
 import {
   ThreadsApiClient,
   type ThreadsApiClientOptions,

@@ -1,9 +1,9 @@
 // token-refresh's setting and request body: defaults, bounds, and the options that cannot go
 // together.
 import { assertEquals, assertMatch } from "../helpers/assert.ts";
-import { loadTokenRefreshConfig } from "../../supabase/functions/_shared/token-refresh-config.ts";
-import { tokenRefreshRequestSchema } from "../../supabase/functions/_shared/token-refresh-handler.ts";
-import { describeBodyIssues } from "../../supabase/functions/_shared/json-body.ts";
+import { loadTokenRefreshConfig } from "../../supabase/functions/_shared/token-refresh/config.ts";
+import { tokenRefreshRequestSchema } from "../../supabase/functions/_shared/token-refresh/handler.ts";
+import { describeBodyIssues } from "../../supabase/functions/_shared/platform/json-body.ts";
 
 function failure(fn: () => unknown): string {
   try {

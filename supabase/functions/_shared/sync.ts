@@ -13,11 +13,11 @@
  * way to the database: a missing metric is not a zero. Items the database could not store
  * are left out by the client; each step's detail counts them with the reasons (`skipped`).
  */
-import type { Sql } from "./db.ts";
-import type { Logger } from "./log.ts";
-import { checkDeadline, DeadlineReached } from "./deadline.ts";
-import { ThreadsApiError } from "./errors.ts";
-import { skipDetail } from "./skipped-items.ts";
+import type { Sql } from "./platform/db.ts";
+import type { Logger } from "./platform/log.ts";
+import { checkDeadline, DeadlineReached } from "./jobs/deadline.ts";
+import { ThreadsApiError } from "./threads/errors.ts";
+import { skipDetail } from "./threads/skipped-items.ts";
 import type { PostInsights, ThreadsApiClient, ThreadsPost } from "./threads-api.ts";
 
 export interface SyncAccount {

@@ -4,7 +4,7 @@
  * insights) and refreshes long-lived tokens.
  *
  * Every call: waits its turn at the shared limiter, runs under a per-attempt timeout, is
- * validated with zod, and fails only with a `ThreadsApiError` (errors.ts) whose message and
+ * validated with zod, and fails only with a `ThreadsApiError` (threads/errors.ts) whose message and
  * properties never contain the token.
  *
  * Items the database could not store (a post with a lower-case media type, a negative count)
@@ -13,7 +13,7 @@
  * Retry policy, decided here and nowhere else:
  * - `transient` (Graph 1/2, 5xx, network, timeout): retried with capped exponential backoff
  *   and full jitter, at most `maxRetries` times.
- * - `rate_limited`, app-level (Graph 4, 341, a bare 429; errors.ts `rateLimitScope`): the
+ * - `rate_limited`, app-level (Graph 4, 341, a bare 429; threads/errors.ts `rateLimitScope`): the
  *   limiter pauses every caller, of every invocation, for the wait the API named or else its
  *   cool-down (2 s), and the call is retried in place once the pause is over, at most
  *   `maxAppRateLimitRetries` times: the app's budget comes back for everyone within seconds,
@@ -27,11 +27,11 @@
  *   the same request would fail the same way.
  */
 import type { z } from "zod";
-import { errorFromAnswer, rateLimitScope, ThreadsApiError } from "./errors.ts";
-import { createLogger, type Logger } from "./log.ts";
-import { checkDeadline } from "./deadline.ts";
-import { type RateLimiter, readUsageHeaders } from "./rate-limiter.ts";
-import { readBody } from "./read-body.ts";
+import { errorFromAnswer, rateLimitScope, ThreadsApiError } from "./threads/errors.ts";
+import { createLogger, type Logger } from "./platform/log.ts";
+import { checkDeadline } from "./jobs/deadline.ts";
+import { type RateLimiter, readUsageHeaders } from "./threads/rate-limiter.ts";
+import { readBody } from "./platform/read-body.ts";
 import {
   backoffDelay,
   type BackoffPolicy,
@@ -39,8 +39,8 @@ import {
   delay,
   parseRetryAfter,
   withRetry,
-} from "./retry.ts";
-import type { SkippedItem, SkipReport } from "./skipped-items.ts";
+} from "./platform/retry.ts";
+import type { SkippedItem, SkipReport } from "./threads/skipped-items.ts";
 import {
   countsProblem,
   describeIssues,
@@ -59,9 +59,9 @@ import {
   tokenRefreshSchema,
   USER_METRICS,
   type UserInsights,
-} from "./threads-schemas.ts";
+} from "./threads/schemas.ts";
 
-export type { PostInsights, ThreadsPost, ThreadsProfile, UserInsights } from "./threads-schemas.ts";
+export type { PostInsights, ThreadsPost, ThreadsProfile, UserInsights } from "./threads/schemas.ts";
 
 /**
  * Bounds on values that come from outside, so one odd answer cannot park an account for a

@@ -7,11 +7,16 @@
  * the function's CRON_SECRET; a 503 BOOT_ERROR from the platform means the configuration is
  * invalid (the function's log names the variable).
  */
-import { getConfig } from "../_shared/config.ts";
-import { hasBearerSecret } from "../_shared/auth.ts";
+import { getConfig } from "../_shared/platform/config.ts";
+import { hasBearerSecret } from "../_shared/platform/auth.ts";
 import { preflight } from "../_shared/cors.ts";
-import { connect, dbTimeouts } from "../_shared/db.ts";
-import { errorResponse, jsonResponse, methodNotAllowed, unauthorized } from "../_shared/http.ts";
+import { connect, dbTimeouts } from "../_shared/platform/db.ts";
+import {
+  errorResponse,
+  jsonResponse,
+  methodNotAllowed,
+  unauthorized,
+} from "../_shared/platform/http.ts";
 
 const config = getConfig();
 const sql = connect(config.SUPABASE_DB_URL, { max: 1, timeouts: dbTimeouts(config) });

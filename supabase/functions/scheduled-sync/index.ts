@@ -1,14 +1,14 @@
 /**
  * scheduled-sync: the 15-minute sync of every active Threads account, and manual syncs.
  * Called by pg_cron through public.trigger_edge_function('scheduled-sync'), by operators
- * with the cron secret, and by itself when a run hands off (see _shared/sync-handler.ts).
+ * with the cron secret, and by itself when a run hands off (see _shared/scheduled-sync/handler.ts).
  */
-import { databaseSlots } from "../_shared/api-rate-slots.ts";
-import { getConfig } from "../_shared/config.ts";
-import { connect, dbTimeouts } from "../_shared/db.ts";
-import { createLogger } from "../_shared/log.ts";
-import { BATCHED_WAKE_MS, RateLimiter } from "../_shared/rate-limiter.ts";
-import { createSyncHandler } from "../_shared/sync-handler.ts";
+import { databaseSlots } from "../_shared/threads/api-rate-slots.ts";
+import { getConfig } from "../_shared/platform/config.ts";
+import { connect, dbTimeouts } from "../_shared/platform/db.ts";
+import { createLogger } from "../_shared/platform/log.ts";
+import { BATCHED_WAKE_MS, RateLimiter } from "../_shared/threads/rate-limiter.ts";
+import { createSyncHandler } from "../_shared/scheduled-sync/handler.ts";
 
 const config = getConfig();
 // One connection per worker slot, plus the heartbeat's.
@@ -22,7 +22,7 @@ Deno.serve(createSyncHandler({
   config,
   sql,
   // One limiter for every account of the invocation, its send times shared with every other
-  // invocation of the app through the database (api-rate-slots.ts).
+  // invocation of the app through the database (_shared/threads/api-rate-slots.ts).
   // Its waiters are woken in small batches: each wake-up costs CPU, which hosted workers have
   // 2 s of.
   limiter: new RateLimiter({

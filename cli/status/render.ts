@@ -1,0 +1,179 @@
+/**
+ * `npm run status` as text: a header, the recent runs and the accounts that need attention,
+ * as aligned tables (coloured on a terminal).
+ */
+import { type Palette, statusColor } from "../lib/colors.ts";
+import { type Cell, renderTable } from "../lib/table.ts";
+import { formatAge, formatClock, formatDuration } from "../lib/time.ts";
+import type { AttentionRow, Issue, RunRow, StatusReport } from "./report.ts";
+
+/** The attention table stops here; `--json` lists every account. */
+export const MAX_ATTENTION_ROWS = 30;
+
+const ISSUE_LABEL: Record<Issue, string> = {
+  never_synced: "never synced",
+  stale: "stale",
+  failing: "failing",
+  failing_repeatedly: "failing repeatedly",
+  paused: "paused",
+  rate_limited: "rate limited",
+  token_missing: "no token",
+  token_expired: "token expired",
+  token_rejected: "token rejected",
+  token_expiring: "token expiring",
+};
+
+const RED_ISSUES = new Set<Issue>([
+  "failing_repeatedly",
+  "paused",
+  "token_missing",
+  "token_expired",
+  "token_rejected",
+]);
+
+const num = (value: number | null) => value === null ? "" : String(value);
+
+function runType(jobType: string): string {
+  return jobType.replace(/_sync$/, "");
+}
+
+export function renderStatus(report: StatusReport, p: Palette): string {
+  const now = new Date(report.generatedAt);
+  const out: string[] = [];
+  out.push(
+    `${p.bold("Threads Sync")}  ${p.dim(`${report.database} · ${formatClock(now, now)}`)}`,
+  );
+  if (report.workspaceId) {
+    out.push(`Workspace ${report.workspaceId}: its accounts, and the runs that synced any of them`);
+  }
+  if (report.schedule) {
+    const state = report.schedule.active ? p.green("active") : p.yellow("paused");
+    out.push(`Schedule: ${report.schedule.jobName} at "${report.schedule.schedule}" (${state})`);
+  }
+  out.push("");
+
+  out.push(p.bold(`Recent runs (${report.runs.length})`));
+  if (report.runs.length === 0) {
+    out.push(p.dim("  No runs yet: pg_cron starts one every 15 minutes, or run `npm run sync`."));
+  } else {
+    const rows: Cell[][] = report.runs.map((r) => [
+      formatClock(new Date(r.startedAt), now),
+      runType(r.jobType),
+      r.trigger,
+      { text: r.status, color: statusColor(p, r.status) },
+      formatDuration(r.durationSeconds),
+      num(r.accounts.total),
+      num(r.accounts.ok),
+      num(r.accounts.partial),
+      { text: num(r.accounts.failed), color: r.accounts.failed ? p.red : undefined },
+      num(r.accounts.skipped),
+      num(r.apiCalls),
+      r.id,
+      runDetail(r),
+    ]);
+    out.push(renderTable(
+      [
+        { header: "STARTED" },
+        { header: "TYPE" },
+        { header: "TRIGGER" },
+        { header: "STATUS" },
+        { header: "DURATION", align: "right" },
+        { header: "ACCOUNTS", align: "right" },
+        { header: "OK", align: "right" },
+        { header: "PARTIAL", align: "right" },
+        { header: "FAILED", align: "right" },
+        { header: "SKIPPED", align: "right" },
+        { header: "API CALLS", align: "right" },
+        { header: "RUN ID" },
+        { header: "DETAIL", maxWidth: 70 },
+      ],
+      rows,
+      { headerStyle: p.dim },
+    ));
+  }
+  out.push("");
+
+  const { staleMinutes, tokenWarningDays } = report.thresholds;
+  const shown = report.attention.slice(0, MAX_ATTENTION_ROWS);
+  out.push(
+    `${p.bold(`Accounts that need attention (${report.attention.length})`)}  ${
+      p.dim(
+        `stale: no complete success in ${staleMinutes} min · tokens expiring within ${tokenWarningDays} days`,
+      )
+    }`,
+  );
+  if (report.attention.length === 0) {
+    out.push(
+      p.green(
+        `  None: every active account${
+          report.workspaceId ? " of the workspace" : ""
+        } synced completely within the last ` +
+          `${staleMinutes} minutes, with no failures and a valid token.`,
+      ),
+    );
+  } else {
+    out.push(renderTable(
+      [
+        { header: "WORKSPACE", maxWidth: 24 },
+        { header: "ACCOUNT", maxWidth: 30 },
+        { header: "ISSUE" },
+        { header: "LAST SUCCESS" },
+        { header: "FAILURES", align: "right" },
+        { header: "TOKEN EXPIRES" },
+        { header: "LAST ERROR", maxWidth: 70 },
+      ],
+      shown.map((a) => attentionRow(a, now, p)),
+      { headerStyle: p.dim },
+    ));
+    if (report.attention.length > shown.length) {
+      out.push(p.dim(`  … and ${report.attention.length - shown.length} more (--json lists all)`));
+    }
+  }
+  if (!report.tracks.tokenRejection) {
+    out.push(p.dim("  (this schema does not record token rejections: not checked)"));
+  }
+  return out.join("\n");
+}
+
+/** The error of a run, or else what is worth knowing about it. */
+function runDetail(r: RunRow): string {
+  if (r.errorMessage) return `${r.errorCode ?? "error"}: ${r.errorMessage}`;
+  const notes: string[] = [];
+  if (r.status === "skipped" && r.skipReason === "lock_held") {
+    notes.push(r.heldByRun ? `lock held by run ${r.heldByRun}` : "lock held by another run");
+  } else if (r.status === "skipped" && r.skipReason) notes.push(r.skipReason);
+  if (r.accounts.unfinished) notes.push(`${r.accounts.unfinished} accounts to go`);
+  if (r.handoffs) notes.push(`${r.handoffs} hand-off(s)`);
+  if (r.interruptions) notes.push(`resumed after ${r.interruptions} interruption(s)`);
+  return notes.join(", ");
+}
+
+function attentionRow(a: AttentionRow, now: Date, p: Palette): Cell[] {
+  const issues = a.issues.map((i) => ISSUE_LABEL[i]).join(", ");
+  const severe = a.issues.some((i) => RED_ISSUES.has(i));
+  let token = "";
+  if (a.token.expiresAt) {
+    const days = (new Date(a.token.expiresAt).getTime() - now.getTime()) / 86_400_000;
+    token = days <= 0 ? "expired" : days < 1 ? "in < 1 d" : `in ${Math.floor(days)} d`;
+  }
+  let error = "";
+  if (a.issues.includes("token_rejected") && a.token.rejectedReason) {
+    error = `token rejected: ${a.token.rejectedReason}`;
+  } else if (a.issues.includes("paused") && a.pausedReason) {
+    error = `paused: ${a.pausedReason}`;
+  } else if (a.lastError) {
+    error = `${a.lastError.code ?? a.lastError.step}: ${a.lastError.message ?? ""}`;
+  }
+  return [
+    a.workspaceName,
+    `@${a.username}`,
+    { text: issues, color: severe ? p.red : p.yellow },
+    formatAge(a.lastSuccessAt ? new Date(a.lastSuccessAt) : null, now),
+    { text: String(a.consecutiveFailures), color: a.consecutiveFailures ? p.red : undefined },
+    {
+      text: token || "none",
+      color: a.issues.some((i) => i.startsWith("token_")) ? p.yellow : undefined,
+    },
+    error,
+  ];
+}
