@@ -13,7 +13,7 @@ import { startOwnHost, testDb, testStack } from "../helpers/stack.ts";
 import { newWorkspace, simulator } from "../helpers/sync.ts";
 import type { HostHandle } from "../../local-stack/functions-host/host.ts";
 import { decrypt } from "../../supabase/functions/_shared/crypto.ts";
-import { STORE_ATTEMPTS } from "../../supabase/functions/_shared/token-refresh/run.ts";
+import { STORE_ATTEMPTS } from "../../supabase/functions/_shared/token-refresh/store-token.ts";
 
 const logs: string[] = [];
 const tokens = new Set<string>();

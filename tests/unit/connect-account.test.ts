@@ -3,9 +3,9 @@
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import {
   type ConnectAccountDeps,
-  connectAccountRequestSchema,
   createConnectAccountHandler,
 } from "../../supabase/functions/_shared/connect-account/handler.ts";
+import { connectAccountRequestSchema } from "../../supabase/functions/_shared/connect-account/request.ts";
 import { describeBodyIssues } from "../../supabase/functions/_shared/platform/json-body.ts";
 import { createLogger } from "../../supabase/functions/_shared/platform/log.ts";
 import { RateLimiter } from "../../supabase/functions/_shared/threads/rate-limiter.ts";
