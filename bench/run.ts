@@ -20,6 +20,7 @@ import { runMetricsWriteBench } from "./metrics-write.ts";
 import { runSyncThroughputBench } from "./sync-throughput.ts";
 import { runCpuPerAccountBench } from "./cpu-per-account.ts";
 import { stackConfigFromEnv } from "../local-stack/stack/config.ts";
+import { renderTable } from "../cli/lib/table.ts";
 import { down, type StackStatus, up } from "../local-stack/stack/stack.ts";
 
 type BenchResult = { rows: Record<string, string | number>[]; notes: string[] };
@@ -28,9 +29,11 @@ function printTable(title: string, result: BenchResult) {
   console.log(`\n== ${title} ==`);
   if (result.rows.length > 0) {
     const columns = Object.keys(result.rows[0]);
-    const cells = [columns, ...result.rows.map((r) => columns.map((c) => String(r[c] ?? "")))];
-    const widths = columns.map((_, i) => Math.max(...cells.map((row) => row[i].length)));
-    for (const row of cells) console.log(row.map((c, i) => c.padEnd(widths[i])).join("  "));
+    console.log(renderTable(
+      columns.map((header) => ({ header })),
+      result.rows.map((row) => columns.map((column) => row[column])),
+      { indent: "" },
+    ));
   }
   for (const note of result.notes) console.log(`note: ${note}`);
 }

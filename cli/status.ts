@@ -4,13 +4,13 @@
  * Run with --help for the options.
  */
 import {
+  type Command,
   EXIT_FAILED,
   EXIT_OK,
-  EXIT_USAGE,
+  exitWith,
   intFlag,
   parseCli,
   secondsFlag,
-  UsageError,
   uuidFlag,
   withOptionalValue,
 } from "./lib/args.ts";
@@ -74,20 +74,7 @@ export function parseStatusArgs(
   };
 }
 
-async function main(args: string[]): Promise<number> {
-  let options: StatusOptions;
-  try {
-    options = parseStatusArgs(args, Deno.env.toObject());
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    console.error(`${error.message}\nRun \`npm run status -- --help\` for the options.`);
-    return EXIT_USAGE;
-  }
-  if (options.help) {
-    console.log(STATUS_USAGE);
-    return EXIT_OK;
-  }
-
+async function run(options: StatusOptions): Promise<number> {
   let dbUrl: string;
   let where: string;
   try {
@@ -187,13 +174,11 @@ async function writeAll(text: string) {
   while (written < bytes.length) written += await Deno.stdout.write(bytes.subarray(written));
 }
 
-if (import.meta.main) {
-  let code: number;
-  try {
-    code = await main(Deno.args);
-  } catch (error) {
-    console.error((error as Error)?.message ?? String(error));
-    code = EXIT_FAILED;
-  }
-  Deno.exit(code);
-}
+export const statusCommand: Command<StatusOptions> = {
+  name: "status",
+  usage: STATUS_USAGE,
+  parse: parseStatusArgs,
+  run,
+};
+
+if (import.meta.main) await exitWith(statusCommand);

@@ -16,7 +16,7 @@
  *   - Ctrl-C stops following, not the run: it goes on in the background (exit 130).
  */
 import type postgres from "postgres";
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError } from "./lib/args.ts";
+import { type Command, EXIT_FAILED, EXIT_OK, exitWith } from "./lib/args.ts";
 import { colorEnabled, type Palette, palette } from "./lib/colors.ts";
 import { findFailedAccounts } from "./sync/failed-accounts.ts";
 import { LiveLine, withSpinner } from "./lib/progress-bar.ts";
@@ -41,20 +41,7 @@ function describeScope(body: SyncBody): string {
   return scope;
 }
 
-async function main(args: string[]): Promise<number> {
-  let options: SyncOptions;
-  try {
-    options = parseSyncArgs(args, Deno.env.toObject());
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    console.error(`${error.message}\nRun \`npm run sync -- --help\` for the options.`);
-    return EXIT_USAGE;
-  }
-  if (options.help) {
-    console.log(SYNC_USAGE);
-    return EXIT_OK;
-  }
-
+async function run(options: SyncOptions): Promise<number> {
   let target: FunctionTarget;
   let where: string;
   let dbUrl = options.dbUrl;
@@ -82,7 +69,7 @@ async function main(args: string[]): Promise<number> {
   const sql = dbUrl ? connectDb(dbUrl) : null;
   const p = palette(colorEnabled());
   try {
-    return await run(options, target, where, sql, dbWhere, p);
+    return await sync(options, target, where, sql, dbWhere, p);
   } catch (error) {
     if (error instanceof InvokeError) console.error(`Cannot sync: ${error.message}`);
     else if ((error as { code?: string })?.code || (error as Error)?.name === "PostgresError") {
@@ -94,7 +81,7 @@ async function main(args: string[]): Promise<number> {
   }
 }
 
-async function run(
+async function sync(
   options: SyncOptions,
   target: FunctionTarget,
   where: string,
@@ -250,13 +237,11 @@ async function syncFollowing(
   return outcome.status === "completed" ? EXIT_OK : EXIT_FAILED;
 }
 
-if (import.meta.main) {
-  let code: number;
-  try {
-    code = await main(Deno.args);
-  } catch (error) {
-    console.error((error as Error)?.message ?? String(error));
-    code = EXIT_FAILED;
-  }
-  Deno.exit(code);
-}
+export const syncCommand: Command<SyncOptions> = {
+  name: "sync",
+  usage: SYNC_USAGE,
+  parse: parseSyncArgs,
+  run,
+};
+
+if (import.meta.main) await exitWith(syncCommand);

@@ -1,7 +1,23 @@
 /**
  * Command-line arguments of the operator commands: node:util parseArgs in strict mode, with
- * every mistake turned into a UsageError (exit status 2, the usage printed), and the checks
- * the flags share (a positive integer, a UUID).
+ * every mistake turned into a UsageError (exit status 2, a hint to --help printed), the checks
+ * the flags share (a positive integer, a UUID), and the one way a command starts and exits.
+ *
+ * The convention every command follows (status, sync, connect-account; a new one does the
+ * same, and package.json runs it as `deno run -A cli/<name>.ts`):
+ *
+ *   cli/<name>.ts   the entry point: its usage text, `parse(args, env)` returning the options
+ *                   (with `help`) or throwing UsageError, and `run(options)` returning an exit
+ *                   status; it ends with `if (import.meta.main) await exitWith(command)`
+ *   cli/<name>/     that command's own parts
+ *   cli/lib/        what every command shares: this file, colors.ts (palette, on only on a
+ *                   terminal without NO_COLOR), table.ts (renderTable, the one table printer),
+ *                   time.ts (ages, durations, --since times), target.ts (the local stack or
+ *                   a --db-url / --url), progress-bar.ts
+ *
+ * A command prints what it found on stdout and what went wrong on stderr; it throws
+ * UsageError for a mistake in the command line (exit 2) and any other error for a failure
+ * (its message printed, exit 1).
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 
@@ -70,4 +86,45 @@ export function withOptionalValue(args: string[], flag: string, fallback: string
     }
   }
   return out;
+}
+
+/** An operator command: what `exitWith` runs. */
+export interface Command<O extends { help: boolean }> {
+  /** The npm script's name: `npm run <name>`. */
+  name: string;
+  usage: string;
+  parse(args: string[], env: Record<string, string | undefined>): O;
+  run(options: O): Promise<number>;
+}
+
+/**
+ * Parses, prints the usage for --help, runs, and maps what went wrong to an exit status: a
+ * UsageError (from parsing or from the run, e.g. a missing token read from stdin) to 2 with a
+ * hint to --help, anything else to 1 with its message.
+ */
+export async function runCommand<O extends { help: boolean }>(
+  command: Command<O>,
+  args: string[],
+  env: Record<string, string | undefined>,
+): Promise<number> {
+  try {
+    const options = command.parse(args, env);
+    if (options.help) {
+      console.log(command.usage);
+      return EXIT_OK;
+    }
+    return await command.run(options);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`${error.message}\nRun \`npm run ${command.name} -- --help\` for the options.`);
+      return EXIT_USAGE;
+    }
+    console.error((error as Error)?.message ?? String(error));
+    return EXIT_FAILED;
+  }
+}
+
+/** The entry point's last line: runs the command on Deno.args and exits with its status. */
+export async function exitWith<O extends { help: boolean }>(command: Command<O>): Promise<never> {
+  Deno.exit(await runCommand(command, Deno.args, Deno.env.toObject()));
 }

@@ -1,10 +1,12 @@
 // The operator commands' arguments: what an operator types becomes the request the function
 // gets, and every mistake is a usage error naming the flag (exit 2), never a half-run.
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
-import { UsageError, withOptionalValue } from "../../cli/lib/args.ts";
+import { type Command, runCommand, UsageError, withOptionalValue } from "../../cli/lib/args.ts";
 import { formatAge, formatDuration, parseSince } from "../../cli/lib/time.ts";
 import { parseSyncArgs } from "../../cli/sync/args.ts";
-import { parseStatusArgs } from "../../cli/status.ts";
+import { parseStatusArgs, statusCommand } from "../../cli/status.ts";
+import { syncCommand } from "../../cli/sync.ts";
+import { connectAccountCommand, parseConnectAccountArgs } from "../../cli/connect-account.ts";
 
 const NOW = new Date("2026-11-23T12:00:00Z");
 const A = "0b9c7f5e-1f63-4c4e-9d0e-2d1c6b1b7a11";
@@ -120,4 +122,75 @@ Deno.test("status: --watch takes an optional interval, --db-url falls back to DA
   assertEquals(parseStatusArgs([], {}).limit, 10);
   assertMatch(usageError(() => parseStatusArgs(["--limit", "-1"], {})), /--limit/);
   assertMatch(usageError(() => parseStatusArgs(["--watch", "0"], {})), /--watch must be/);
+});
+
+Deno.test("connect-account's flags are checked like the other commands'", () => {
+  const options = parseConnectAccountArgs(
+    ["--workspace", A.toUpperCase(), "--expires-in", "5183944", "--url", "https://x.supabase.co/"],
+    { CONNECT_ACCOUNT_SECRET: "s", THREADS_ACCESS_TOKEN: "THtoken" },
+  );
+  assertEquals(
+    [options.workspaceId, options.expiresInSeconds, options.url, options.secret, options.token],
+    [A, 5183944, "https://x.supabase.co/functions/v1", "s", "THtoken"],
+  );
+  assertMatch(
+    usageError(() => parseConnectAccountArgs(["--workspace", "ws1"], {})),
+    /--workspace must be a UUID: current value is "ws1"/,
+  );
+  assertMatch(
+    usageError(() => parseConnectAccountArgs(["--expires-in", "0"], {})),
+    /--expires-in must be an integer >= 1/,
+  );
+  assertMatch(
+    usageError(() => parseConnectAccountArgs(["--deactivate", A, "--token", "t"], {})),
+    /--token cannot go with --deactivate/,
+  );
+  assertMatch(
+    usageError(() => parseConnectAccountArgs(["--url", "https://x.supabase.co"], {})),
+    /--secret \(or CONNECT_ACCOUNT_SECRET\) is required with --url/,
+  );
+});
+
+/** What a command prints and the status it exits with, for the given arguments. */
+async function outcome(run: () => Promise<number>) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const { log, error } = console;
+  console.log = (...args: unknown[]) => out.push(args.join(" "));
+  console.error = (...args: unknown[]) => err.push(args.join(" "));
+  try {
+    return { code: await run(), stdout: out.join("\n"), stderr: err.join("\n") };
+  } finally {
+    Object.assign(console, { log, error });
+  }
+}
+
+Deno.test("every command starts the same way: --help exits 0, a usage error exits 2 with a hint", async () => {
+  const commands: Command<{ help: boolean }>[] = [
+    statusCommand,
+    syncCommand,
+    connectAccountCommand,
+  ];
+  for (const command of commands) {
+    const help = await outcome(() => runCommand(command, ["--help"], {}));
+    assertEquals(help.code, 0, command.name);
+    assertMatch(help.stdout, /^Usage:/);
+    const bad = await outcome(() => runCommand(command, ["--no-such-flag"], {}));
+    assertEquals(bad.code, 2, command.name);
+    assertMatch(bad.stderr, /'--no-such-flag'/);
+    assertMatch(
+      bad.stderr,
+      new RegExp(`Run \`npm run ${command.name} -- --help\` for the options\.$`),
+    );
+  }
+});
+
+Deno.test("a usage error found while running (no token on stdin) exits 2 too", async () => {
+  const { code, stderr } = await outcome(() =>
+    runCommand(connectAccountCommand, ["--workspace", A, "--url", "http://127.0.0.1:9"], {
+      CONNECT_ACCOUNT_SECRET: "s",
+    })
+  );
+  assertEquals(code, 2);
+  assertMatch(stderr, /^a token is required: --token, --token-stdin or THREADS_ACCESS_TOKEN/);
 });
