@@ -21,9 +21,10 @@ import { connectDb, describeDbError, localStack, redactUrl } from "./lib/target.
 
 export const STATUS_USAGE = `Usage: npm run status -- [options]
 
-The recent sync runs and the accounts that need attention (stale: no complete success in
-30 minutes; failing; token expiring within 7 days, expired or rejected), read-only from the
-console views sync_run_overview and account_sync_health.
+The recent sync runs and the accounts that need attention, read-only from the console views:
+runs from sync_run_overview; each account's state (failing, paused, rate limited, never
+synced, token rejected) from account_sync_state and its token (expiring soon, expired,
+rejected, missing) from account_token_health; stale: no complete success in 30 minutes.
 
 Options:
   --limit N           runs to show (default 10)

@@ -14,22 +14,24 @@ const ISSUE_LABEL: Record<Issue, string> = {
   never_synced: "never synced",
   stale: "stale",
   failing: "failing",
-  failing_repeatedly: "failing repeatedly",
   paused: "paused",
   rate_limited: "rate limited",
   token_missing: "no token",
   token_expired: "token expired",
   token_rejected: "token rejected",
-  token_expiring: "token expiring",
+  token_expiring_soon: "token expiring soon",
 };
 
+/** Only a person can fix these (a resume or a reconnect). */
 const RED_ISSUES = new Set<Issue>([
-  "failing_repeatedly",
   "paused",
   "token_missing",
   "token_expired",
   "token_rejected",
 ]);
+
+/** The states whose view detail says more than the last error. */
+const DETAILED_STATES = new Set(["paused", "token_rejected", "rate_limited"]);
 
 const num = (value: number | null) => value === null ? "" : String(value);
 
@@ -50,9 +52,12 @@ export function renderStatus(report: StatusReport, p: Palette): string {
     const state = report.schedule.active ? p.green("active") : p.yellow("paused");
     out.push(`Schedule: ${report.schedule.jobName} at "${report.schedule.schedule}" (${state})`);
   }
-  out.push("");
+  out.push("", ...runsSection(report, now, p), "", ...attentionSection(report, now, p));
+  return out.join("\n");
+}
 
-  out.push(p.bold(`Recent runs (${report.runs.length})`));
+function runsSection(report: StatusReport, now: Date, p: Palette): string[] {
+  const out = [p.bold(`Recent runs (${report.runs.length})`)];
   if (report.runs.length === 0) {
     out.push(p.dim("  No runs yet: pg_cron starts one every 15 minutes, or run `npm run sync`."));
   } else {
@@ -91,17 +96,19 @@ export function renderStatus(report: StatusReport, p: Palette): string {
       { headerStyle: p.dim },
     ));
   }
-  out.push("");
+  return out;
+}
 
-  const { staleMinutes, tokenWarningDays } = report.thresholds;
+function attentionSection(report: StatusReport, now: Date, p: Palette): string[] {
+  const { staleMinutes } = report.thresholds;
   const shown = report.attention.slice(0, MAX_ATTENTION_ROWS);
-  out.push(
+  const out = [
     `${p.bold(`Accounts that need attention (${report.attention.length})`)}  ${
       p.dim(
-        `stale: no complete success in ${staleMinutes} min · tokens expiring within ${tokenWarningDays} days`,
+        `stale: no complete success in ${staleMinutes} min · states from account_sync_state, tokens from account_token_health`,
       )
     }`,
-  );
+  ];
   if (report.attention.length === 0) {
     out.push(
       p.green(
@@ -119,7 +126,7 @@ export function renderStatus(report: StatusReport, p: Palette): string {
         { header: "ISSUE" },
         { header: "LAST SUCCESS" },
         { header: "FAILURES", align: "right" },
-        { header: "TOKEN EXPIRES" },
+        { header: "TOKEN" },
         { header: "LAST ERROR", maxWidth: 70 },
       ],
       shown.map((a) => attentionRow(a, now, p)),
@@ -129,10 +136,7 @@ export function renderStatus(report: StatusReport, p: Palette): string {
       out.push(p.dim(`  … and ${report.attention.length - shown.length} more (--json lists all)`));
     }
   }
-  if (!report.tracks.tokenRejection) {
-    out.push(p.dim("  (this schema does not record token rejections: not checked)"));
-  }
-  return out.join("\n");
+  return out;
 }
 
 /** The error of a run, or else what is worth knowing about it. */
@@ -148,32 +152,40 @@ function runDetail(r: RunRow): string {
   return notes.join(", ");
 }
 
+/** The token as account_token_health says it, with the days it has left. */
+function tokenCell(token: AttentionRow["token"]): string {
+  const days = token.daysUntilExpiry;
+  const left = days === null ? "" : days < 1 ? "in < 1 d" : `in ${days} d`;
+  switch (token.status) {
+    case "ok":
+      return left;
+    case "expiring_soon":
+      return `expiring soon: ${left}`;
+    case "missing":
+      return "none";
+    default:
+      return token.status;
+  }
+}
+
+function errorCell(a: AttentionRow): string {
+  if (DETAILED_STATES.has(a.state) && a.stateDetail) {
+    return `${ISSUE_LABEL[a.state as Issue]}: ${a.stateDetail}`;
+  }
+  if (a.lastError) return `${a.lastError.code ?? a.lastError.step}: ${a.lastError.message ?? ""}`;
+  const refresh = a.token.lastRefreshError;
+  return refresh ? `token refresh ${refresh.code ?? "error"}: ${refresh.message ?? ""}` : "";
+}
+
 function attentionRow(a: AttentionRow, now: Date, p: Palette): Cell[] {
-  const issues = a.issues.map((i) => ISSUE_LABEL[i]).join(", ");
-  const severe = a.issues.some((i) => RED_ISSUES.has(i));
-  let token = "";
-  if (a.token.expiresAt) {
-    const days = (new Date(a.token.expiresAt).getTime() - now.getTime()) / 86_400_000;
-    token = days <= 0 ? "expired" : days < 1 ? "in < 1 d" : `in ${Math.floor(days)} d`;
-  }
-  let error = "";
-  if (a.issues.includes("token_rejected") && a.token.rejectedReason) {
-    error = `token rejected: ${a.token.rejectedReason}`;
-  } else if (a.issues.includes("paused") && a.pausedReason) {
-    error = `paused: ${a.pausedReason}`;
-  } else if (a.lastError) {
-    error = `${a.lastError.code ?? a.lastError.step}: ${a.lastError.message ?? ""}`;
-  }
+  const severe = a.issues.some((i) => RED_ISSUES.has(i)) || a.token.needsReconnect;
   return [
     a.workspaceName,
     `@${a.username}`,
-    { text: issues, color: severe ? p.red : p.yellow },
+    { text: a.issues.map((i) => ISSUE_LABEL[i]).join(", "), color: severe ? p.red : p.yellow },
     formatAge(a.lastSuccessAt ? new Date(a.lastSuccessAt) : null, now),
     { text: String(a.consecutiveFailures), color: a.consecutiveFailures ? p.red : undefined },
-    {
-      text: token || "none",
-      color: a.issues.some((i) => i.startsWith("token_")) ? p.yellow : undefined,
-    },
-    error,
+    { text: tokenCell(a.token), color: a.token.status === "ok" ? undefined : p.yellow },
+    errorCell(a),
   ];
 }

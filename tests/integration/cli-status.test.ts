@@ -3,7 +3,7 @@
 // the account that just failed is listed as needing attention with its error, --json is one
 // parseable object with the same facts, and --watch redraws until interrupted.
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
-import { testStack } from "../helpers/stack.ts";
+import { testDb, testStack } from "../helpers/stack.ts";
 import { callSync, newWorkspace, simulator, type TestWorkspace } from "../helpers/sync.ts";
 import { cliCommand, runCli } from "../helpers/cli.ts";
 
@@ -97,11 +97,61 @@ Deno.test({
     assertEquals(failing.consecutiveFailures, 1);
     assertEquals([failing.lastError.step, failing.lastError.code], ["sync_posts", "bad_response"]);
     assertEquals(failing.workspaceId, s.ws.workspaceId);
-    assertEquals(report.thresholds, { staleMinutes: 30, tokenWarningDays: 7 });
+    assertEquals(report.thresholds, { staleMinutes: 30 });
     assert(
       !report.attention.some((a: { accountId: string }) =>
         a.accountId === s.ws.accountIds.get(s.ws.accounts[1].id)
       ),
+      "the healthy account is not listed",
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "status says what account_sync_state and account_token_health say: a token 10 days out is expiring soon",
+  sanitizeResources: false,
+  fn: async () => {
+    const ws = await newWorkspace(2, 2);
+    const synced = await callSync({ workspaceId: ws.workspaceId, wait: true });
+    assertEquals(synced.body.status, "completed", JSON.stringify(synced.body));
+    const [expiring, fine] = ws.accounts.map((a) => ws.accountIds.get(a.id)!);
+    const sql = await testDb();
+    let views;
+    try {
+      // Within the view's 15 days, outside the 7 the command used to warn at.
+      await sql`update public.workspace_threads_tokens
+        set expires_at = now() + interval '10 days 1 hour'
+        where workspace_threads_account_id = ${expiring} and is_primary and revoked_at is null`;
+      views = await sql`select s.account_id, s.state, t.token_status, t.days_until_expiry
+        from public.account_sync_state s
+        join public.account_token_health t on t.account_id = s.account_id
+        where t.workspace_id = ${ws.workspaceId}`;
+    } finally {
+      await sql.end();
+    }
+    const view = (id: string) => views.find((v) => v.account_id === id)!;
+    assertEquals([view(expiring).state, view(expiring).token_status], ["healthy", "expiring_soon"]);
+    assertEquals([view(fine).state, view(fine).token_status], ["healthy", "ok"]);
+
+    const json = await status(["--json", "--workspace", ws.workspaceId]);
+    assertEquals(json.code, 0, json.stderr);
+    const report = JSON.parse(json.stdout);
+    assertEquals(report.attention.length, 1, json.stdout);
+    const row = report.attention[0];
+    assertEquals(row.accountId, expiring);
+    assertEquals(row.state, view(expiring).state);
+    assertEquals(row.token.status, view(expiring).token_status);
+    assertEquals(row.token.daysUntilExpiry, view(expiring).days_until_expiry);
+    assertEquals(row.issues, ["token_expiring_soon"]);
+
+    const text = await status(["--workspace", ws.workspaceId]);
+    assertEquals(text.code, 0, text.stderr);
+    const username = ws.accounts[0].username;
+    const line = text.stdout.split("\n").find((l) => l.includes(`@${username} `)) ?? "";
+    assertMatch(line, /token expiring soon\s+just now\s+0\s+expiring soon: in 10 d/);
+    assert(
+      !text.stdout.includes(`@${ws.accounts[1].username} `),
       "the healthy account is not listed",
     );
   },
