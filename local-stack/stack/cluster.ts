@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { CLUSTER_USER, IS_ROOT, portIsFree, run, runOrThrow } from "./process.ts";
 import { dbUrl, PROJECT_ROOT, type StackConfig } from "./config.ts";
 
-const PG_BIN = "/usr/lib/postgresql/15/bin";
+export const PG_BIN = "/usr/lib/postgresql/15/bin";
 const SQL_DIR = join(PROJECT_ROOT, "local-stack", "sql");
 const PG_NET_DIR = join(PROJECT_ROOT, "local-stack", "pg-net");
 

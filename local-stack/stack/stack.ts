@@ -103,7 +103,8 @@ function threadsApiBaseUrl(config: StackConfig): string {
   return config.threadsApiBaseUrl ?? simulatorUrl(config);
 }
 
-async function applyMigrations(config: StackConfig): Promise<void> {
+/** Applies supabase/migrations with the supabase CLI, as `supabase db push` does on a project. */
+export async function applyMigrations(config: StackConfig): Promise<void> {
   // --yes: without a terminal the CLI otherwise asks for confirmation, changes nothing and
   // still exits 0. sslmode=disable: the local cluster has no TLS.
   await runOrThrow("apply the migrations", join(PROJECT_ROOT, "node_modules", ".bin", "supabase"), [

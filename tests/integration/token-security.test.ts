@@ -51,7 +51,7 @@ async function simToken(userId: string): Promise<string> {
   return accounts.find((a) => a.id === userId)!.token;
 }
 
-/** A v1 token as earlier releases wrote it (DESIGN section 6), built from the spec here. */
+/** A v1 token as earlier releases wrote it (`v1.<iv>.<ciphertext>`, see crypto.ts), built here. */
 async function v1Token(plaintext: string, base64Key: string): Promise<string> {
   const b64u = (bytes: Uint8Array) =>
     btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(

@@ -18,7 +18,7 @@ const OTHER_ACCOUNT = crypto.randomUUID();
 const base64Url = (bytes: Uint8Array) =>
   btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 
-/** A v1 token as the first release wrote it (DESIGN section 6), built from the spec here. */
+/** A v1 token as the first release wrote it (`v1.<iv>.<ciphertext>`, see crypto.ts), built here. */
 async function v1Token(plaintext: string, base64Key: string): Promise<string> {
   const raw = Uint8Array.from(atob(base64Key), (c) => c.charCodeAt(0));
   const key = await crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt"]);

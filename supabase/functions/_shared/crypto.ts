@@ -1,7 +1,7 @@
 /**
  * Access tokens at rest, AES-256-GCM through Web Crypto, a fresh 12-byte random IV per
  * encryption, the ciphertext carrying GCM's 16-byte tag, every part base64url without padding
- * (DESIGN section 6). Two formats:
+ * (the shapes the `workspace_threads_tokens_encrypted_shape` check accepts). Two formats:
  *
  *   v1.<iv>.<ciphertext>               the original format: read only
  *   v2.<account id>.<iv>.<ciphertext>  written now: the account id is GCM's additional

@@ -3,7 +3,7 @@
  * account insights) with a sync_logs row each, decide the account's outcome, and record it
  * with finish_run_account.
  *
- * Outcome policy (DESIGN section 5):
+ * Outcome policy (the README's troubleshooting table says what an operator does about each):
  *   every step completed                          completed
  *   token missing, expired, or rejected (190)     skipped, left to token refresh
  *   rate limited, a short cool-down               back to pending, retried later in the run

@@ -1,5 +1,5 @@
 /**
- * The scheduled-sync HTTP contract (DESIGN section 5), built from its parts so tests can call
+ * The scheduled-sync HTTP contract (README, "Manual sync"), built from its parts so tests can call
  * it with a Request: POST only (405 otherwise, CORS preflight answered), the cron secret
  * compared in constant time (401), a strictly validated body (400 naming the fields), then:
  *
