@@ -29,10 +29,10 @@ import {
   psql,
   startCluster,
   stopCluster,
-} from "./cluster.ts";
-import { runOrThrow } from "./process.ts";
-import { applyMigrations } from "./stack.ts";
-import { dbUrl, PROJECT_ROOT, type StackConfig } from "./stack-config.ts";
+} from "./stack/cluster.ts";
+import { runOrThrow } from "./stack/process.ts";
+import { applyMigrations } from "./stack/stack.ts";
+import { dbUrl, PROJECT_ROOT, type StackConfig } from "./stack/config.ts";
 
 export const SCHEMA_FILE = join(PROJECT_ROOT, "supabase", "schema.sql");
 

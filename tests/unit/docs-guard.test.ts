@@ -5,7 +5,7 @@
 // collected from the code itself, so a new one without docs fails here.
 import { join, relative } from "node:path";
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { PROJECT_ROOT } from "../../local-stack/stack-config.ts";
+import { PROJECT_ROOT } from "../../local-stack/stack/config.ts";
 
 const read = (path: string) => Deno.readTextFileSync(join(PROJECT_ROOT, path));
 const databaseDoc = read("docs/database.md");
