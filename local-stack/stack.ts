@@ -30,6 +30,7 @@ export interface StackSecrets {
   jwtSecret: string;
   cronSecret: string;
   connectAccountSecret: string;
+  metricsSecret: string;
   tokenEncryptionKey: string;
   anonKey: string;
   serviceRoleKey: string;
@@ -43,6 +44,7 @@ export interface StackStatus {
   threadsApiBaseUrl: string;
   cronSecret: string;
   connectAccountSecret: string;
+  metricsSecret: string;
   tokenEncryptionKey: string;
   anonKey: string;
   serviceRoleKey: string;
@@ -58,7 +60,8 @@ export interface StackStatus {
 
 const SIMULATOR_CLI = join(PROJECT_ROOT, "local-stack", "simulator", "cli.ts");
 /** Variables of the `up` environment handed to the functions, as `supabase secrets set` would. */
-const PASSTHROUGH = /^(SYNC_|THREADS_|TOKEN_|CRON_SECRET$|CONNECT_ACCOUNT_SECRET$|LOG_)/;
+const PASSTHROUGH =
+  /^(SYNC_|THREADS_|TOKEN_|CRON_SECRET$|CONNECT_ACCOUNT_SECRET$|METRICS_SECRET$|LOG_)/;
 
 const pidFile = (config: StackConfig, component: string) => join(config.dir, `${component}.pid`);
 const logFile = (config: StackConfig, component: string) =>
@@ -82,6 +85,9 @@ async function loadSecrets(
     cronSecret: env.CRON_SECRET || stored.cronSecret || randomBase64(24).replace(/[+/=]/g, ""),
     // connect-account's own secret (at least 32 bytes), never the cron secret.
     connectAccountSecret: env.CONNECT_ACCOUNT_SECRET || stored.connectAccountSecret ||
+      randomBase64(33).replace(/[+/=]/g, "x"),
+    // The metrics function's own secret (at least 32 bytes), for a Prometheus scrape job.
+    metricsSecret: env.METRICS_SECRET || stored.metricsSecret ||
       randomBase64(33).replace(/[+/=]/g, "x"),
     tokenEncryptionKey: env.TOKEN_ENCRYPTION_KEY || stored.tokenEncryptionKey || randomBase64(32),
     // Long-lived keys like the ones `supabase start` prints for a local project.
@@ -146,6 +152,7 @@ function functionEnv(config: StackConfig, secrets: StackSecrets, env: Record<str
     // Function secrets: defaults of this stack, then supabase/functions/.env, then `up`'s env.
     CRON_SECRET: secrets.cronSecret,
     CONNECT_ACCOUNT_SECRET: secrets.connectAccountSecret,
+    METRICS_SECRET: secrets.metricsSecret,
     TOKEN_ENCRYPTION_KEY: secrets.tokenEncryptionKey,
     THREADS_API_BASE_URL: threadsApiBaseUrl(config),
     // What the platform's limit is here, so a budget above it is refused at boot.
@@ -315,6 +322,7 @@ export async function status(config: StackConfig): Promise<StackStatus> {
     threadsApiBaseUrl: threadsApiBaseUrl(config),
     cronSecret: secrets.cronSecret ?? "",
     connectAccountSecret: secrets.connectAccountSecret ?? "",
+    metricsSecret: secrets.metricsSecret ?? "",
     tokenEncryptionKey: secrets.tokenEncryptionKey ?? "",
     anonKey: secrets.anonKey ?? "",
     serviceRoleKey: secrets.serviceRoleKey ?? "",
