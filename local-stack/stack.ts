@@ -137,6 +137,32 @@ async function setVaultSecrets(config: StackConfig, secrets: StackSecrets): Prom
   await psql(config, upsert("project_url", apiUrl) + upsert("cron_secret", secrets.cronSecret));
 }
 
+/**
+ * Copies SYNC_FRESHNESS_TARGET_MINUTES from `up`'s environment into monitoring_settings (the
+ * database cannot read the functions' variables; a hosted operator updates the row instead).
+ * Unset leaves the row as it is, as `supabase secrets set` leaves unnamed secrets alone.
+ */
+async function applyMonitoringSettings(
+  config: StackConfig,
+  env: Record<string, string>,
+): Promise<void> {
+  const target = env.SYNC_FRESHNESS_TARGET_MINUTES;
+  if (target === undefined || target === "") return;
+  if (!/^[0-9]+$/.test(target) || Number(target) < 1 || Number(target) > 10080) {
+    throw new Error(
+      `SYNC_FRESHNESS_TARGET_MINUTES must be a whole number of minutes from 1 to 10080: current value is ${
+        JSON.stringify(target)
+      }`,
+    );
+  }
+  await psql(
+    config,
+    `update public.monitoring_settings set sync_freshness_target_minutes = ${Number(target)},
+       updated_at = now()
+     where sync_freshness_target_minutes <> ${Number(target)};`,
+  );
+}
+
 function functionEnv(config: StackConfig, secrets: StackSecrets, env: Record<string, string>) {
   const passthrough = Object.fromEntries(Object.entries(env).filter(([k]) => PASSTHROUGH.test(k)));
   return {
@@ -284,6 +310,7 @@ export async function up(
   progress("migrations");
   await applyMigrations(config);
   await setVaultSecrets(config, secrets);
+  await applyMonitoringSettings(config, env);
   progress("pg_net worker");
   startPgNetWorker(config);
   progress("Threads API simulator");
