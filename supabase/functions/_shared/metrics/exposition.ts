@@ -53,6 +53,33 @@ export const FAMILIES: readonly Family[] = [
       "Active accounts by the state of their primary token (account_token_health.token_status).",
   },
   {
+    name: "threads_sync_fresh_share",
+    type: "gauge",
+    help:
+      "Share of active accounts whose last complete sync is younger than the freshness target (view sync_freshness); absent without active accounts.",
+  },
+  {
+    name: "threads_sync_oldest_complete_sync_age_seconds",
+    type: "gauge",
+    help:
+      "Age of the oldest last complete sync among active accounts; absent until one has synced.",
+  },
+  {
+    name: "threads_sync_fresh_accounts",
+    type: "gauge",
+    help: "Active accounts whose last complete sync is younger than the freshness target.",
+  },
+  {
+    name: "threads_sync_active_accounts",
+    type: "gauge",
+    help: "Active accounts (the freshness share's denominator).",
+  },
+  {
+    name: "threads_sync_freshness_target_seconds",
+    type: "gauge",
+    help: "The freshness target (monitoring_settings.sync_freshness_target_minutes) in seconds.",
+  },
+  {
     name: "threads_sync_api_calls_24h",
     type: "gauge",
     help: "Threads API calls of every sync step and token refresh in the last 24 hours.",
