@@ -4,7 +4,8 @@
 --                                answers) as one index range scan
 --   collect_sync_metrics()       every figure of the endpoint in one statement: runs by job
 --                                type and status, run durations, accounts by health and by
---                                token state, freshness (sync_freshness), API calls and rate-limit answers in 24 hours,
+--                                token state, freshness (sync_freshness), open incidents
+--                                (alert_incidents), API calls and rate-limit answers in 24 hours,
 --                                the highest account's share of its call budget
 --
 -- A scrape must stay cheap whatever the history holds: nothing here reads the snapshot tables
@@ -42,6 +43,8 @@ create index sync_logs_completed_at_idx on public.sync_logs (completed_at);
  *                                                        left out while NULL)
  *   threads_sync_fresh_accounts, threads_sync_active_accounts, threads_sync_freshness_target_seconds
  *                                                        the share's terms and its target
+ *   threads_sync_open_incidents{kind}                    open alert incidents past their
+ *                                                        notify_after, every kind (0 included)
  *   threads_sync_api_calls_24h                           Threads API calls of every step in
  *                                                        24 hours (sync_logs metadata.api_calls,
  *                                                        the sum the call budget reads)
@@ -187,6 +190,20 @@ begin
     ('threads_sync_freshness_target_seconds', f.target_minutes * 60::double precision)
   ) v(metric, value)
   where f.scope = 'overall' and v.value is not null
+  union all
+  -- Open incidents of the alerts (alert_incidents' partial index of open rows), counted once
+  -- they are incidents by the alert's own rule (notify_after passed: e.g. rate limited for an
+  -- hour), so this figure and the webhook's messages agree. Every kind, 0 included.
+  select 'threads_sync_open_incidents', jsonb_build_object('kind', kind),
+    coalesce(i.incidents, 0)::double precision
+  from unnest(array['run_failed', 'account_paused', 'token_rejected', 'account_rate_limited',
+    'token_expiring', 'freshness_low']) k(kind)
+  full join (
+    select o.kind, count(*) as incidents
+    from public.alert_incidents o
+    where o.resolved_at is null and o.notify_after <= p_now
+    group by o.kind
+  ) i using (kind)
   union all
   select 'threads_sync_api_calls_24h', '{}'::jsonb,
     coalesce((select sum(c.calls) from steps c), 0)::double precision

@@ -35,6 +35,14 @@ const ACCOUNT_STATES = [
   "inactive",
 ];
 const TOKEN_STATUSES = ["ok", "expiring_soon", "expired", "rejected", "missing"];
+const INCIDENT_KINDS = [
+  "run_failed",
+  "account_paused",
+  "token_rejected",
+  "account_rate_limited",
+  "token_expiring",
+  "freshness_low",
+];
 
 /** The label names each family's samples carry. */
 const LABELS: Record<string, string[]> = {
@@ -44,6 +52,7 @@ const LABELS: Record<string, string[]> = {
   threads_sync_last_run_end_timestamp_seconds: ["job_type"],
   threads_sync_accounts: ["state"],
   threads_sync_account_tokens: ["status"],
+  threads_sync_open_incidents: ["kind"],
 };
 
 const sorted = (values: Iterable<string>) => [...values].sort();
@@ -192,6 +201,21 @@ Deno.test({
       assertEquals(value("threads_sync_active_accounts"), fresh.active);
       assertEquals(value("threads_sync_freshness_target_seconds"), fresh.target_minutes * 60);
       assert(value("threads_sync_oldest_complete_sync_age_seconds") >= 0);
+
+      // Open incidents, as alert_incidents holds them.
+      const incidents = await sql`select kind, count(*)::int as n from public.alert_incidents
+        where resolved_at is null and notify_after <= now() group by kind`;
+      assertEquals(
+        sorted(samples("threads_sync_open_incidents").map((s) => s.labels!.kind)),
+        sorted(INCIDENT_KINDS),
+      );
+      for (const kind of INCIDENT_KINDS) {
+        assertEquals(
+          value("threads_sync_open_incidents", { kind }),
+          incidents.find((r) => r.kind === kind)?.n ?? 0,
+          kind,
+        );
+      }
 
       // API calls and rate-limit answers: the call budget's own sum over 24 hours.
       const [api] =

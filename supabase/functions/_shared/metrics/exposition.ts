@@ -80,6 +80,12 @@ export const FAMILIES: readonly Family[] = [
     help: "The freshness target (monitoring_settings.sync_freshness_target_minutes) in seconds.",
   },
   {
+    name: "threads_sync_open_incidents",
+    type: "gauge",
+    help:
+      "Open alert incidents (alert_incidents, resolved_at NULL) past their notify time, by kind.",
+  },
+  {
     name: "threads_sync_api_calls_24h",
     type: "gauge",
     help: "Threads API calls of every sync step and token refresh in the last 24 hours.",
