@@ -9,7 +9,7 @@
  * Environment: STACK_NAME (dev), STACK_DB_PORT (54322), STACK_FUNCTIONS_PORT (54321),
  * STACK_SIMULATOR_PORT (54329), FUNCTIONS_WALL_CLOCK_LIMIT_MS (150000), FUNCTIONS_CPU_LIMIT_MS
  * (2000), FUNCTIONS_MEMORY_LIMIT_MB (256), THREADS_API_BASE_URL,
- * and the function variables (CRON_SECRET, CONNECT_ACCOUNT_SECRET, SYNC_*, THREADS_*) passed
+ * and the function variables (CRON_SECRET, CONNECT_ACCOUNT_SECRET, METRICS_SECRET, SYNC_*, THREADS_*) passed
  * through to the functions.
  */
 import { stackConfigFromEnv } from "./stack/config.ts";
@@ -27,6 +27,7 @@ function printStatus(s: StackStatus) {
     ["Memory limit", `${s.memoryLimitMb} MB`],
     ["Cron secret", s.cronSecret],
     ["Connect-account secret", s.connectAccountSecret],
+    ["Metrics secret", s.metricsSecret],
     ["Anon key", s.anonKey],
     ["Service role key", s.serviceRoleKey],
     ["Logs", s.logsDir],

@@ -37,13 +37,13 @@ export const TEST_STACK_ENV: Record<string, string> = {
 
 /**
  * Pauses the production schedules in the test stack: a run starting at :00 or :15 in the
- * middle of a test would change what the test sees. Tests that exercise pg_cron schedule
- * their own every-minute jobs.
+ * middle of a test would change what the test sees, and so would an alert tick (tests tick
+ * alerts themselves). Tests that exercise pg_cron schedule their own every-minute jobs.
  */
 export async function pauseProductionSchedules(dbUrl: string): Promise<void> {
   const sql = postgres(dbUrl, { max: 1, onnotice: () => {} });
   try {
-    await sql`update cron.job set active = false where jobname in ('scheduled-sync', 'token-refresh')`;
+    await sql`update cron.job set active = false where jobname in ('scheduled-sync', 'token-refresh', 'alert-tick')`;
   } finally {
     await sql.end();
   }

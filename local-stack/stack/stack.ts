@@ -30,6 +30,7 @@ export interface StackSecrets {
   jwtSecret: string;
   cronSecret: string;
   connectAccountSecret: string;
+  metricsSecret: string;
   tokenEncryptionKey: string;
   anonKey: string;
   serviceRoleKey: string;
@@ -43,6 +44,7 @@ export interface StackStatus {
   threadsApiBaseUrl: string;
   cronSecret: string;
   connectAccountSecret: string;
+  metricsSecret: string;
   tokenEncryptionKey: string;
   anonKey: string;
   serviceRoleKey: string;
@@ -58,7 +60,8 @@ export interface StackStatus {
 
 const SIMULATOR_CLI = join(PROJECT_ROOT, "local-stack", "simulator", "cli.ts");
 /** Variables of the `up` environment handed to the functions, as `supabase secrets set` would. */
-const PASSTHROUGH = /^(SYNC_|THREADS_|TOKEN_|CRON_SECRET$|CONNECT_ACCOUNT_SECRET$|LOG_)/;
+const PASSTHROUGH =
+  /^(SYNC_|THREADS_|TOKEN_|CRON_SECRET$|CONNECT_ACCOUNT_SECRET$|METRICS_SECRET$|LOG_)/;
 
 const pidFile = (config: StackConfig, component: string) => join(config.dir, `${component}.pid`);
 const logFile = (config: StackConfig, component: string) =>
@@ -82,6 +85,9 @@ async function loadSecrets(
     cronSecret: env.CRON_SECRET || stored.cronSecret || randomBase64(24).replace(/[+/=]/g, ""),
     // connect-account's own secret (at least 32 bytes), never the cron secret.
     connectAccountSecret: env.CONNECT_ACCOUNT_SECRET || stored.connectAccountSecret ||
+      randomBase64(33).replace(/[+/=]/g, "x"),
+    // The metrics function's own secret (at least 32 bytes), for a Prometheus scrape job.
+    metricsSecret: env.METRICS_SECRET || stored.metricsSecret ||
       randomBase64(33).replace(/[+/=]/g, "x"),
     tokenEncryptionKey: env.TOKEN_ENCRYPTION_KEY || stored.tokenEncryptionKey || randomBase64(32),
     // Long-lived keys like the ones `supabase start` prints for a local project.
@@ -132,6 +138,65 @@ async function setVaultSecrets(config: StackConfig, secrets: StackSecrets): Prom
   await psql(config, upsert("project_url", apiUrl) + upsert("cron_secret", secrets.cronSecret));
 }
 
+/**
+ * Copies the monitoring settings of `up`'s environment into the database, as an operator does
+ * on a hosted project (the database cannot read the functions' variables):
+ * SYNC_FRESHNESS_TARGET_MINUTES and ALERT_FRESHNESS_MIN_SHARE into monitoring_settings,
+ * ALERT_WEBHOOK_URL into the Vault secret `alert_webhook_url` (empty: alerts off). Unset leaves
+ * each as it is, as `supabase secrets set` leaves unnamed secrets alone.
+ */
+async function applyMonitoringSettings(
+  config: StackConfig,
+  env: Record<string, string>,
+): Promise<void> {
+  const statements: string[] = [];
+  const target = env.SYNC_FRESHNESS_TARGET_MINUTES;
+  if (target !== undefined && target !== "") {
+    if (!/^[0-9]+$/.test(target) || Number(target) < 1 || Number(target) > 10080) {
+      throw new Error(
+        `SYNC_FRESHNESS_TARGET_MINUTES must be a whole number of minutes from 1 to 10080: current value is ${
+          JSON.stringify(target)
+        }`,
+      );
+    }
+    statements.push(
+      `update public.monitoring_settings set sync_freshness_target_minutes = ${
+        Number(target)
+      }, updated_at = now();`,
+    );
+  }
+  const share = env.ALERT_FRESHNESS_MIN_SHARE;
+  if (share !== undefined && share !== "") {
+    if (!/^(0(\.[0-9]+)?|1(\.0+)?)$/.test(share)) {
+      throw new Error(
+        `ALERT_FRESHNESS_MIN_SHARE must be a number from 0 to 1: current value is ${
+          JSON.stringify(share)
+        }`,
+      );
+    }
+    statements.push(
+      `update public.monitoring_settings set alert_freshness_min_share = ${share}, updated_at = now();`,
+    );
+  }
+  const webhook = env.ALERT_WEBHOOK_URL;
+  if (webhook !== undefined) {
+    if (webhook !== "" && !/^https?:\/\/[^\s']+$/.test(webhook)) {
+      throw new Error(
+        "ALERT_WEBHOOK_URL must be an http(s) URL (or empty to turn alerts off)",
+      );
+    }
+    // Checked above to hold no quote or space, so it can sit in a literal.
+    statements.push(
+      webhook === "" ? `delete from vault.secrets where name = 'alert_webhook_url';` : `select case
+             when exists (select 1 from vault.secrets where name = 'alert_webhook_url')
+             then (select vault.update_secret(id, '${webhook}') from vault.secrets where name = 'alert_webhook_url')::text
+             else vault.create_secret('${webhook}', 'alert_webhook_url')::text
+           end;`,
+    );
+  }
+  if (statements.length > 0) await psql(config, statements.join("\n"));
+}
+
 function functionEnv(config: StackConfig, secrets: StackSecrets, env: Record<string, string>) {
   const passthrough = Object.fromEntries(Object.entries(env).filter(([k]) => PASSTHROUGH.test(k)));
   return {
@@ -147,6 +212,7 @@ function functionEnv(config: StackConfig, secrets: StackSecrets, env: Record<str
     // Function secrets: defaults of this stack, then supabase/functions/.env, then `up`'s env.
     CRON_SECRET: secrets.cronSecret,
     CONNECT_ACCOUNT_SECRET: secrets.connectAccountSecret,
+    METRICS_SECRET: secrets.metricsSecret,
     TOKEN_ENCRYPTION_KEY: secrets.tokenEncryptionKey,
     THREADS_API_BASE_URL: threadsApiBaseUrl(config),
     // What the platform's limit is here, so a budget above it is refused at boot.
@@ -278,6 +344,7 @@ export async function up(
   progress("migrations");
   await applyMigrations(config);
   await setVaultSecrets(config, secrets);
+  await applyMonitoringSettings(config, env);
   progress("pg_net worker");
   startPgNetWorker(config);
   progress("Threads API simulator");
@@ -316,6 +383,7 @@ export async function status(config: StackConfig): Promise<StackStatus> {
     threadsApiBaseUrl: threadsApiBaseUrl(config),
     cronSecret: secrets.cronSecret ?? "",
     connectAccountSecret: secrets.connectAccountSecret ?? "",
+    metricsSecret: secrets.metricsSecret ?? "",
     tokenEncryptionKey: secrets.tokenEncryptionKey ?? "",
     anonKey: secrets.anonKey ?? "",
     serviceRoleKey: secrets.serviceRoleKey ?? "",

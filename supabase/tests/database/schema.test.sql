@@ -19,10 +19,11 @@ select tables_are('public', array[
   'workspace_threads_post_metrics', 'workspace_threads_post_metrics_deltas',
   'workspace_threads_account_insights', 'workspace_threads_account_insights_deltas',
   'system_job_locks', 'system_job_logs', 'sync_logs', 'sync_run_accounts', 'account_sync_leases',
-  'sync_run_invocations', 'threads_api_rate_limits'],
+  'sync_run_invocations', 'threads_api_rate_limits', 'monitoring_settings', 'alert_incidents',
+  'alert_messages'],
   'public has exactly the contract''s tables');
 select views_are('public', array['sync_run_overview', 'account_sync_health', 'accounts_failing_repeatedly',
-  'account_sync_state', 'account_token_health'],
+  'account_sync_state', 'account_token_health', 'sync_freshness', 'alert_deliveries'],
   'public has the console views');
 
 select is_empty(
