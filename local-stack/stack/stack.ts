@@ -145,7 +145,7 @@ async function setVaultSecrets(config: StackConfig, secrets: StackSecrets): Prom
  * ALERT_WEBHOOK_URL into the Vault secret `alert_webhook_url` (empty: alerts off). Unset leaves
  * each as it is, as `supabase secrets set` leaves unnamed secrets alone.
  */
-async function applyMonitoringSettings(
+export async function applyMonitoringSettings(
   config: StackConfig,
   env: Record<string, string>,
 ): Promise<void> {
