@@ -5,12 +5,18 @@
  *
  * Exit status: 0 delivered, 1 not delivered (the reason is printed), 2 usage error.
  */
-import { parseArgs } from "node:util";
-import postgres from "postgres";
-import { stackConfigFromEnv } from "../local-stack/stack-config.ts";
-import { status } from "../local-stack/stack.ts";
+import {
+  type Command,
+  EXIT_FAILED,
+  EXIT_OK,
+  exitWith,
+  parseCli,
+  secondsFlag,
+  UsageError,
+} from "./lib/args.ts";
+import { connectDb, describeDbError, localStack, redactUrl } from "./lib/target.ts";
 
-const HELP = `Usage: npm run alert -- --test [--db-url <url>] [--timeout <seconds>]
+export const ALERT_USAGE = `Usage: npm run alert -- --test [--db-url <url>] [--timeout <seconds>]
 
 Sends a test alert through the database's alert path (Vault secret alert_webhook_url, pg_net)
 and waits for the webhook's answer.
@@ -24,74 +30,52 @@ Exit status: 0 delivered, 1 not delivered, 2 usage error.
 Set up on a hosted project (SQL console, once):
   select vault.create_secret('<Slack or Discord incoming webhook URL>', 'alert_webhook_url');`;
 
+interface AlertOptions {
+  help: boolean;
+  dbUrl?: string;
+  timeoutSeconds: number;
+}
+
+export function parseAlertArgs(
+  args: string[],
+  env: Record<string, string | undefined>,
+): AlertOptions {
+  const values = parseCli(args, {
+    test: { type: "boolean" },
+    "db-url": { type: "string" },
+    timeout: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (values.help) return { help: true, timeoutSeconds: 0 };
+  if (!values.test) throw new UsageError("Missing --test: the one thing this command does");
+  const timeout = values.timeout as string | undefined;
+  return {
+    help: false,
+    dbUrl: (values["db-url"] as string | undefined) ?? env.DATABASE_URL,
+    timeoutSeconds: timeout === undefined ? 15 : secondsFlag("--timeout", timeout),
+  };
+}
+
 interface Delivery {
   state: string;
   last_status_code: number | null;
   last_error: string | null;
 }
 
-async function databaseUrl(given: string | undefined): Promise<string> {
-  if (given) return given;
-  const fromEnv = Deno.env.get("DATABASE_URL");
-  if (fromEnv) return fromEnv;
-  const stack = await status(stackConfigFromEnv());
-  if (stack.services.database !== "running") {
-    throw new Error(
-      `Cannot reach the local stack "${stack.name}" as its database is not running: start it with \`npm run stack -- up\`, or pass --db-url`,
-    );
-  }
-  return stack.dbUrl;
-}
-
-async function main(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        test: { type: "boolean" },
-        "db-url": { type: "string" },
-        timeout: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (error) {
-    console.error(`${(error as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  const { values } = parsed;
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  const timeoutSeconds = Number(values.timeout ?? "15");
-  if (!values.test || !(timeoutSeconds > 0)) {
-    console.error(
-      `${
-        values.test ? "--timeout must be a positive number of seconds" : "Missing --test"
-      }\n\n${HELP}`,
-    );
-    return 2;
-  }
-
-  const sql = postgres(await databaseUrl(values["db-url"]), {
-    max: 1,
-    prepare: false,
-    onnotice: () => {},
-    connect_timeout: 10,
-    connection: { application_name: "threads-sync-cli" },
-  });
+async function sendTestAlert(options: AlertOptions): Promise<number> {
+  const dbUrl = options.dbUrl ??
+    (await localStack(["database"], "pass --db-url (or set DATABASE_URL)")).dbUrl;
+  const timeoutSeconds = options.timeoutSeconds;
+  const sql = connectDb(dbUrl);
   try {
     let messageId: string;
     try {
       const [row] = await sql`select public.send_test_alert()::text as id`;
       messageId = row.id;
     } catch (error) {
-      const e = error as { code?: string; message?: string; hint?: string };
-      console.error(`${e.message ?? String(error)}${e.hint ? `\n${e.hint}` : ""}`);
-      return 1;
+      const hint = (error as { hint?: string }).hint;
+      console.error(`${describeDbError(error, redactUrl(dbUrl))}${hint ? `\n${hint}` : ""}`);
+      return EXIT_FAILED;
     }
     console.log(`Test alert ${messageId} sent; waiting for the webhook's answer...`);
     const deadline = Date.now() + timeoutSeconds * 1000;
@@ -105,7 +89,7 @@ async function main(args: string[]): Promise<number> {
     }
     if (delivery?.state === "delivered") {
       console.log(`Delivered: the webhook answered ${delivery.last_status_code}.`);
-      return 0;
+      return EXIT_OK;
     }
     console.error(
       delivery?.state === "failed"
@@ -116,17 +100,17 @@ async function main(args: string[]): Promise<number> {
           delivery?.state ?? "unknown"
         }); see: select * from alert_deliveries where message_id = ${messageId}`,
     );
-    return 1;
+    return EXIT_FAILED;
   } finally {
     await sql.end({ timeout: 5 });
   }
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (error) {
-    console.error((error as Error).message);
-    Deno.exit(1);
-  }
-}
+export const alertCommand: Command<AlertOptions> = {
+  name: "alert",
+  usage: ALERT_USAGE,
+  parse: parseAlertArgs,
+  run: sendTestAlert,
+};
+
+if (import.meta.main) await exitWith(alertCommand);

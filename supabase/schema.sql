@@ -97,6 +97,182 @@ $$;
 COMMENT ON FUNCTION public.add_sync_run_figures(p_run_id uuid, p_figures jsonb) IS 'Sums an invocation''s numeric figures into system_job_logs.metadata.';
 
 --
+-- Name: alert_conditions(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.alert_conditions(p_now timestamp with time zone DEFAULT now()) RETURNS TABLE(kind text, subject text, hold interval, occurrence_key text, summary text, details jsonb)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  with last_runs as (
+    select distinct on (j.job_type) j.*
+    from public.system_job_logs j
+    where j.job_type in ('scheduled_sync', 'token_refresh')
+      and j.status in ('completed', 'partial', 'failed') and j.completed_at <= p_now
+    order by j.job_type, j.completed_at desc, j.id
+  ),
+  accounts as (
+    select a.id, a.username, w.name as workspace_name, a.sync_paused_at, a.sync_paused_reason,
+      a.rate_limited_until, a.last_synced_at, t.id as token_id, t.expires_at, t.rejected_at,
+      t.rejected_reason
+    from public.workspace_threads_accounts a
+    join public.workspaces w on w.id = a.workspace_id
+    left join public.workspace_threads_tokens t
+      on t.workspace_threads_account_id = a.id and t.is_primary and t.revoked_at is null
+    where a.is_active
+  ),
+  settings as (
+    select m.sync_freshness_target_minutes, m.alert_freshness_min_share from public.monitoring_settings m
+  ),
+  freshness as (
+    select count(*) as active,
+      count(*) filter (where a.last_synced_at > p_now - make_interval(mins => s.sync_freshness_target_minutes)) as fresh,
+      min(a.last_synced_at) as oldest,
+      min(s.sync_freshness_target_minutes) as target_minutes,
+      min(s.alert_freshness_min_share) as min_share
+    from accounts a cross join settings s
+  )
+  select 'run_failed', r.job_type, interval '0', r.id::text,
+    case when r.error_code = 'api_unavailable'
+      then format('Circuit breaker opened: %s run %s failed: %s', r.job_type, r.id, r.error_message)
+      else format('%s run %s failed: %s%s', r.job_type, r.id,
+        coalesce(r.error_code || ': ', ''), coalesce(r.error_message, 'no error recorded'))
+    end,
+    jsonb_build_object('run_id', r.id, 'job_type', r.job_type, 'error_code', r.error_code,
+      'error_message', r.error_message, 'completed_at', r.completed_at,
+      'circuit_breaker', r.error_code = 'api_unavailable')
+  from last_runs r where r.status = 'failed'
+  union all
+  select 'account_paused', a.id::text, interval '0', a.sync_paused_at::text,
+    format('Account @%s (%s) is paused: %s', a.username, a.workspace_name, a.sync_paused_reason),
+    jsonb_build_object('account_id', a.id, 'username', a.username, 'workspace', a.workspace_name,
+      'paused_at', a.sync_paused_at, 'reason', a.sync_paused_reason)
+  from accounts a where a.sync_paused_at is not null
+  union all
+  select 'token_rejected', a.id::text, interval '0', a.token_id::text,
+    format('Account @%s (%s): the Threads API rejected its token, reconnect it: %s', a.username,
+      a.workspace_name, a.rejected_reason),
+    jsonb_build_object('account_id', a.id, 'username', a.username, 'workspace', a.workspace_name,
+      'rejected_at', a.rejected_at, 'reason', a.rejected_reason)
+  from accounts a where a.rejected_at is not null
+  union all
+  -- rate_limited_until stays set until a complete success (or resume_account_sync) clears it.
+  select 'account_rate_limited', a.id::text, interval '1 hour', null,
+    format('Account @%s (%s) has been rate limited for over an hour (deferred until %s)', a.username,
+      a.workspace_name, a.rate_limited_until),
+    jsonb_build_object('account_id', a.id, 'username', a.username, 'workspace', a.workspace_name,
+      'rate_limited_until', a.rate_limited_until, 'last_complete_sync_at', a.last_synced_at)
+  from accounts a where a.rate_limited_until is not null
+  union all
+  select 'token_expiring', a.id::text, interval '0', a.token_id::text,
+    format('Account @%s (%s): its token expires %s and has not been renewed', a.username,
+      a.workspace_name, a.expires_at),
+    jsonb_build_object('account_id', a.id, 'username', a.username, 'workspace', a.workspace_name,
+      'expires_at', a.expires_at)
+  from accounts a
+  where a.rejected_at is null and a.expires_at <= p_now + interval '7 days'
+  union all
+  select 'freshness_low', 'overall', interval '0', null,
+    format('Freshness %s%% is below %s%%: %s of %s active accounts synced completely within %s minutes',
+      round(100 * f.fresh::numeric / f.active, 1), round(100 * f.min_share, 1), f.fresh, f.active,
+      f.target_minutes),
+    jsonb_build_object('fresh_accounts', f.fresh, 'active_accounts', f.active,
+      'fresh_share', round(f.fresh::numeric / f.active, 4), 'min_share', f.min_share,
+      'target_minutes', f.target_minutes, 'oldest_complete_sync_at', f.oldest)
+  from freshness f
+  where f.active > 0 and f.fresh::numeric / f.active < f.min_share;
+$$;
+
+--
+-- Name: FUNCTION alert_conditions(p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.alert_conditions(p_now timestamp with time zone) IS 'What is wrong now, one row per (kind, subject): run_failed, account_paused, token_rejected, account_rate_limited (1 hour), token_expiring (7 days), freshness_low. Console: select * from alert_conditions();';
+
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: alert_incidents; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.alert_incidents (
+    id bigint NOT NULL,
+    kind text NOT NULL,
+    subject text NOT NULL,
+    summary text NOT NULL,
+    details jsonb DEFAULT '{}'::jsonb NOT NULL,
+    opened_at timestamp with time zone NOT NULL,
+    last_seen_at timestamp with time zone NOT NULL,
+    notify_after timestamp with time zone NOT NULL,
+    notified_at timestamp with time zone,
+    resolved_at timestamp with time zone,
+    occurrences integer DEFAULT 1 NOT NULL,
+    last_occurrence_key text,
+    CONSTRAINT alert_incidents_kind CHECK ((kind = ANY (ARRAY['run_failed'::text, 'account_paused'::text, 'token_rejected'::text, 'account_rate_limited'::text, 'token_expiring'::text, 'freshness_low'::text]))),
+    CONSTRAINT alert_incidents_resolved_after_opened CHECK (((resolved_at IS NULL) OR (resolved_at >= opened_at)))
+);
+
+--
+-- Name: TABLE alert_incidents; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.alert_incidents IS 'Alert incidents: one open row per (kind, subject), occurrences counts repeats, resolved_at when the condition ended. Open ones: select * from alert_incidents where resolved_at is null;';
+
+--
+-- Name: alert_message_body(public.alert_incidents, text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.alert_message_body(p_incident public.alert_incidents, p_event text, p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select jsonb_build_object('text', t.line, 'content', t.line, 'alert', jsonb_build_object(
+    'event', p_event,
+    'incident_id', p_incident.id,
+    'kind', p_incident.kind,
+    'subject', p_incident.subject,
+    'summary', p_incident.summary,
+    'opened_at', p_incident.opened_at,
+    'resolved_at', p_incident.resolved_at,
+    'occurrences', p_incident.occurrences,
+    'details', p_incident.details,
+    'sent_at', p_now))
+  from (select left(case p_event
+      when 'resolved' then format('[RESOLVED] Threads Sync: %s is over after %s (%s occurrence%s): %s',
+        replace(p_incident.kind, '_', ' '),
+        date_trunc('second', p_incident.resolved_at - p_incident.opened_at), p_incident.occurrences,
+        case when p_incident.occurrences = 1 then '' else 's' end, p_incident.summary)
+      else format('[ALERT] Threads Sync: %s', p_incident.summary)
+    end, 1900) as line) t;
+$$;
+
+--
+-- Name: FUNCTION alert_message_body(p_incident public.alert_incidents, p_event text, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.alert_message_body(p_incident public.alert_incidents, p_event text, p_now timestamp with time zone) IS 'The JSON body of an alert message: text and content (Slack, Discord) plus the structured alert part.';
+
+--
+-- Name: alert_tick(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.alert_tick(p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+  select jsonb_build_object('evaluation', public.evaluate_alerts(p_now),
+    'delivery', public.send_alert_messages(p_now));
+$$;
+
+--
+-- Name: FUNCTION alert_tick(p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.alert_tick(p_now timestamp with time zone) IS 'One alerting tick (pg_cron job alert-tick, every minute): evaluate_alerts then send_alert_messages.';
+
+--
 -- Name: begin_dry_run(jsonb, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -594,6 +770,166 @@ $$;
 COMMENT ON FUNCTION public.close_stale_job_logs(p_stale_after interval, p_now timestamp with time zone) IS 'Closes running runs whose worker is gone (find_stale_runs): unfinished accounts failed/skipped, run partial or failed with error_code worker_lost and final counts; returns runs closed.';
 
 --
+-- Name: collect_sync_metrics(integer, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.collect_sync_metrics(p_daily_call_budget integer, p_now timestamp with time zone DEFAULT now()) RETURNS TABLE(metric text, labels jsonb, value double precision)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    SET jit TO 'off'
+    SET max_parallel_workers_per_gather TO '0'
+    AS $$
+begin
+  if p_daily_call_budget is null or p_daily_call_budget < 1 then
+    raise exception using errcode = 'TS251',
+      message = format('p_daily_call_budget must be a positive integer: current value is %s',
+        coalesce(p_daily_call_budget::text, 'NULL'));
+  end if;
+  return query
+  with runs as (
+    -- started_at index for the window, the partial running index for old running runs.
+    select j.job_type, j.status, j.started_at, j.completed_at
+    from public.system_job_logs j
+    where j.started_at > p_now - interval '24 hours' or j.status = 'running'
+  ),
+  -- The check constraint's job types and statuses, so a series exists (as 0) before its
+  -- first run; a job type added later still shows up once it runs.
+  job_types as (
+    select unnest(array['scheduled_sync', 'manual_sync', 'token_refresh', 'housekeeping',
+      'dry_run']) as job_type
+    union
+    select r.job_type from runs r
+  ),
+  statuses as (
+    select unnest(array['running', 'completed', 'partial', 'failed', 'skipped']) as status
+  ),
+  run_counts as (
+    select r.job_type, r.status, count(*) as runs from runs r group by r.job_type, r.status
+  ),
+  ended as (
+    select r.job_type, r.completed_at,
+      extract(epoch from r.completed_at - r.started_at)::double precision as seconds
+    from runs r
+    where r.status not in ('running', 'skipped') and r.completed_at > p_now - interval '24 hours'
+  ),
+  -- One pass over each health view (the states are theirs, not repeated here).
+  account_states as (
+    select s.state, count(*) as accounts from public.account_sync_state s group by s.state
+  ),
+  -- account_token_health's token_status, written out: the view also finds each account's
+  -- last token refresh, a walk back through all of the account's step rows (measured: 600 ms
+  -- for 200 accounts with 7 days of history), which a scrape must not pay.
+  token_states as (
+    select case
+        when t.id is null then 'missing'
+        when t.rejected_at is not null then 'rejected'
+        when t.expires_at <= p_now then 'expired'
+        when t.expires_at <= p_now + interval '15 days' then 'expiring_soon'
+        else 'ok'
+      end as token_status,
+      count(*) as accounts
+    from public.workspace_threads_accounts a
+    left join public.workspace_threads_tokens t
+      on t.workspace_threads_account_id = a.id and t.is_primary and t.revoked_at is null
+    where a.is_active
+    group by 1
+  ),
+  steps as (
+    -- The call budget's own rule (callsIn24Hours in _shared/account-sync.ts), per account.
+    -- public.jsonb_int's test written out: a function with its own search_path is not
+    -- inlined, and calling it per row made a scrape 30 times slower (2.1 s for 58,000 rows).
+    select s.workspace_threads_account_id as account_id,
+      coalesce(sum(case when jsonb_typeof(s.metadata -> 'api_calls') = 'number'
+        then (s.metadata ->> 'api_calls')::numeric end), 0) as calls,
+      coalesce(sum(case when jsonb_typeof(s.metadata -> 'api_rate_limit_errors') = 'number'
+        then (s.metadata ->> 'api_rate_limit_errors')::numeric end), 0) as rate_limited
+    from public.sync_logs s
+    where s.completed_at > p_now - interval '24 hours'
+    group by s.workspace_threads_account_id
+  )
+  select 'threads_sync_runs_24h', jsonb_build_object('job_type', t.job_type, 'status', st.status),
+    coalesce(c.runs, 0)::double precision
+  from job_types t cross join statuses st
+  left join run_counts c on c.job_type = t.job_type and c.status = st.status
+  union all
+  select 'threads_sync_run_duration_seconds_24h',
+    jsonb_build_object('job_type', e.job_type, 'quantile', q.quantile),
+    case q.quantile
+      when '0.5' then percentile_cont(0.5) within group (order by e.seconds)
+      when '0.95' then percentile_cont(0.95) within group (order by e.seconds)
+      else max(e.seconds)
+    end
+  from ended e cross join (values ('0.5'), ('0.95'), ('1')) q(quantile)
+  group by e.job_type, q.quantile
+  union all
+  (select distinct on (e.job_type) 'threads_sync_last_run_duration_seconds',
+    jsonb_build_object('job_type', e.job_type), e.seconds
+  from ended e
+  order by e.job_type, e.completed_at desc)
+  union all
+  select 'threads_sync_last_run_end_timestamp_seconds', jsonb_build_object('job_type', e.job_type),
+    extract(epoch from max(e.completed_at))::double precision
+  from ended e
+  group by e.job_type
+  union all
+  select 'threads_sync_accounts', jsonb_build_object('state', state),
+    coalesce(a.accounts, 0)::double precision
+  from unnest(array['healthy', 'never_synced', 'rate_limited', 'token_rejected', 'failing',
+    'paused', 'inactive']) k(state)
+  full join account_states a using (state)
+  union all
+  select 'threads_sync_account_tokens', jsonb_build_object('status', token_status),
+    coalesce(t.accounts, 0)::double precision
+  from unnest(array['ok', 'expiring_soon', 'expired', 'rejected', 'missing']) k(token_status)
+  full join token_states t using (token_status)
+  union all
+  -- The freshness objective's overall row (sync_freshness, one pass over the active accounts);
+  -- the share and the age are left out while there is nothing to measure (no active account,
+  -- no complete sync), rather than served as a 0 that would page someone.
+  select v.metric, '{}'::jsonb, v.value
+  from public.sync_freshness f
+  cross join lateral (values
+    ('threads_sync_fresh_share', f.fresh_share::double precision),
+    ('threads_sync_oldest_complete_sync_age_seconds',
+      extract(epoch from f.oldest_complete_sync_age)::double precision),
+    ('threads_sync_fresh_accounts', f.fresh_accounts::double precision),
+    ('threads_sync_active_accounts', f.active_accounts::double precision),
+    ('threads_sync_freshness_target_seconds', f.target_minutes * 60::double precision)
+  ) v(metric, value)
+  where f.scope = 'overall' and v.value is not null
+  union all
+  -- Open incidents of the alerts (alert_incidents' partial index of open rows), counted once
+  -- they are incidents by the alert's own rule (notify_after passed: e.g. rate limited for an
+  -- hour), so this figure and the webhook's messages agree. Every kind, 0 included.
+  select 'threads_sync_open_incidents', jsonb_build_object('kind', kind),
+    coalesce(i.incidents, 0)::double precision
+  from unnest(array['run_failed', 'account_paused', 'token_rejected', 'account_rate_limited',
+    'token_expiring', 'freshness_low']) k(kind)
+  full join (
+    select o.kind, count(*) as incidents
+    from public.alert_incidents o
+    where o.resolved_at is null and o.notify_after <= p_now
+    group by o.kind
+  ) i using (kind)
+  union all
+  select 'threads_sync_api_calls_24h', '{}'::jsonb,
+    coalesce((select sum(c.calls) from steps c), 0)::double precision
+  union all
+  select 'threads_sync_api_rate_limited_24h', '{}'::jsonb,
+    coalesce((select sum(c.rate_limited) from steps c), 0)::double precision
+  union all
+  select 'threads_sync_account_call_budget_max_share', '{}'::jsonb,
+    coalesce((select max(c.calls) from steps c), 0)::double precision / p_daily_call_budget;
+end;
+$$;
+
+--
+-- Name: FUNCTION collect_sync_metrics(p_daily_call_budget integer, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.collect_sync_metrics(p_daily_call_budget integer, p_now timestamp with time zone) IS 'Every sample of the metrics endpoint in one statement (runs, durations, account health and token states, 24-hour API calls and rate-limit answers, highest call-budget share); reads no snapshot table. Raises TS251.';
+
+--
 -- Name: connect_account(uuid, text, text, text, timestamp with time zone, timestamp with time zone, timestamp with time zone, uuid); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -800,10 +1136,6 @@ $$;
 --
 
 COMMENT ON FUNCTION public.defer_account_sync(p_account_id uuid, p_until timestamp with time zone) IS 'Defers an account''s syncs until a time (rate limit or call budget exhausted).';
-
-SET default_tablespace = '';
-
-SET default_table_access_method = heap;
 
 --
 -- Name: workspace_threads_accounts; Type: TABLE; Schema: public; Owner: -
@@ -1100,6 +1432,99 @@ $_$;
 --
 
 COMMENT ON FUNCTION public.erase_workspace(p_workspace_id uuid) IS 'Irreversibly deletes a workspace and all its accounts, posts, snapshots, deltas, tokens and per-account logs (the only path allowed to delete snapshots), and replaces its accounts'' @usernames in system_job_logs texts with @[erased]. Raises TS206 for an unknown workspace.';
+
+--
+-- Name: evaluate_alerts(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.evaluate_alerts(p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  conditions jsonb;
+  n_opened integer;
+  n_repeated integer;
+  n_resolved integer;
+  n_messages integer;
+begin
+  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('public.alert_tick'));
+  -- One reading of the conditions for every statement below.
+  select coalesce(jsonb_agg(c), '[]'::jsonb) into conditions from public.alert_conditions(p_now) c;
+
+  with still as (
+    select i.id, c.details, c.occurrence_key,
+      c.occurrence_key is distinct from i.last_occurrence_key as repeat
+    from jsonb_to_recordset(conditions) as c(kind text, subject text, occurrence_key text, details jsonb)
+    join public.alert_incidents i on i.kind = c.kind and i.subject = c.subject and i.resolved_at is null
+  ),
+  updated as (
+    update public.alert_incidents i
+    set last_seen_at = p_now,
+        details = st.details,
+        occurrences = i.occurrences + case when st.repeat then 1 else 0 end,
+        last_occurrence_key = st.occurrence_key
+    from still st
+    where i.id = st.id
+    returning st.repeat
+  )
+  select (count(*) filter (where u.repeat))::integer into n_repeated from updated u;
+
+  insert into public.alert_incidents (kind, subject, summary, details, opened_at, last_seen_at,
+    notify_after, last_occurrence_key)
+  select c.kind, c.subject, c.summary, c.details, p_now, p_now, p_now + c.hold, c.occurrence_key
+  from jsonb_to_recordset(conditions)
+    as c(kind text, subject text, hold interval, occurrence_key text, summary text, details jsonb)
+  where not exists (select from public.alert_incidents i
+                    where i.resolved_at is null and i.kind = c.kind and i.subject = c.subject)
+  order by c.kind, c.subject;
+  get diagnostics n_opened = row_count;
+
+  with resolved as (
+    update public.alert_incidents i
+    set resolved_at = p_now
+    where i.resolved_at is null
+      and not exists (select from jsonb_to_recordset(conditions) as c(kind text, subject text)
+                      where c.kind = i.kind and c.subject = i.subject)
+    returning i.*
+  ),
+  queued as (
+    insert into public.alert_messages (incident_id, event, body, created_at)
+    select r.id, 'resolved', public.alert_message_body(row(r.*)::public.alert_incidents, 'resolved', p_now), p_now
+    from resolved r
+    where r.notified_at is not null
+      and not exists (select from public.alert_messages m
+                      where m.incident_id = r.id and m.event = 'opened' and m.dropped_reason = 'no_url')
+    order by r.id
+    returning 1
+  )
+  select (select count(*) from resolved)::integer, (select count(*) from queued)::integer
+    into n_resolved, n_messages;
+
+  with due as (
+    update public.alert_incidents i
+    set notified_at = p_now
+    where i.resolved_at is null and i.notified_at is null and i.notify_after <= p_now
+    returning i.*
+  ),
+  queued as (
+    insert into public.alert_messages (incident_id, event, body, created_at)
+    select d.id, 'opened', public.alert_message_body(row(d.*)::public.alert_incidents, 'opened', p_now), p_now
+    from due d order by d.id
+    returning 1
+  )
+  select n_messages + count(*)::integer into n_messages from queued;
+
+  return jsonb_build_object('opened', n_opened, 'repeated', n_repeated, 'resolved', n_resolved,
+    'messages', n_messages);
+end;
+$$;
+
+--
+-- Name: FUNCTION evaluate_alerts(p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.evaluate_alerts(p_now timestamp with time zone) IS 'Opens, counts repeats of and resolves alert_incidents from alert_conditions(); queues opened/resolved messages.';
 
 --
 -- Name: extend_job_lock(text, text, interval, uuid, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
@@ -2327,6 +2752,146 @@ $$;
 COMMENT ON FUNCTION public.run_progress(p_run_id uuid) IS 'Counts of a run''s accounts by status, and when the next pending retry is due.';
 
 --
+-- Name: send_alert_messages(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.send_alert_messages(p_now timestamp with time zone DEFAULT now()) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  -- pg_net's default; a webhook answers in well under a second.
+  request_timeout_ms constant integer := 5000;
+  max_per_tick constant integer := 20;
+  give_up_after constant interval := interval '24 hours';
+  lost_after constant interval := interval '10 minutes';
+  webhook_url text;
+  n_delivered integer;
+  n_failed integer;
+  n_dropped integer;
+  n_sent integer := 0;
+  message record;
+begin
+  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('public.alert_tick'));
+  select nullif(btrim(s.decrypted_secret), '') into webhook_url
+  from vault.decrypted_secrets s where s.name = 'alert_webhook_url';
+
+  -- 1. Outcomes of the requests in flight.
+  with outcome as (
+    select m.id, r.status_code, r.timed_out, r.error_msg, r.content, r.created,
+      r.id is not null as answered
+    from public.alert_messages m
+    left join net._http_response r on r.id = m.request_id
+    where m.request_id is not null and m.delivered_at is null and m.dropped_at is null
+  ),
+  delivered as (
+    update public.alert_messages m
+    set delivered_at = o.created, last_status_code = o.status_code, last_error = null
+    from outcome o
+    where m.id = o.id and o.answered and o.status_code between 200 and 299
+    returning 1
+  ),
+  failed as (
+    update public.alert_messages m
+    set request_id = null,
+        last_status_code = o.status_code,
+        last_error = case
+          when not o.answered then 'no response recorded by pg_net within 10 minutes'
+          when o.timed_out then coalesce(o.error_msg, 'timed out')
+          when o.status_code is null then coalesce(o.error_msg, 'request failed')
+          else format('HTTP %s: %s', o.status_code, left(coalesce(o.content, ''), 200))
+        end
+    from outcome o
+    where m.id = o.id
+      and ((o.answered and (o.status_code is null or o.status_code not between 200 and 299))
+        or (not o.answered and m.last_attempt_at < p_now - lost_after))
+    returning 1
+  )
+  select (select count(*) from delivered)::integer, (select count(*) from failed)::integer
+    into n_delivered, n_failed;
+
+  -- 2. What can no longer be sent.
+  update public.alert_messages m
+  set dropped_at = p_now,
+      dropped_reason = case when m.created_at < p_now - give_up_after then 'expired' else 'no_url' end
+  where m.delivered_at is null and m.dropped_at is null and m.request_id is null
+    and (m.created_at < p_now - give_up_after or webhook_url is null);
+  get diagnostics n_dropped = row_count;
+
+  if webhook_url is null then
+    return jsonb_build_object('delivered', n_delivered, 'failed', n_failed, 'dropped', n_dropped, 'sent', 0);
+  end if;
+
+  -- 3. Send what is due.
+  for message in
+    select m.id, m.body from public.alert_messages m
+    where m.delivered_at is null and m.dropped_at is null and m.request_id is null
+    order by m.id
+    limit max_per_tick
+    for update skip locked
+  loop
+    if webhook_url !~* '^https?://[^/\s]+' then
+      update public.alert_messages m
+      set last_error = 'the Vault secret alert_webhook_url is not an http(s) URL', last_attempt_at = p_now
+      where m.id = message.id;
+      continue;
+    end if;
+    update public.alert_messages m
+    set request_id = net.http_post(
+          url := webhook_url,
+          body := message.body,
+          headers := jsonb_build_object('Content-Type', 'application/json'),
+          timeout_milliseconds := request_timeout_ms),
+        attempts = m.attempts + 1,
+        last_attempt_at = p_now
+    where m.id = message.id;
+    n_sent := n_sent + 1;
+  end loop;
+
+  return jsonb_build_object('delivered', n_delivered, 'failed', n_failed, 'dropped', n_dropped, 'sent', n_sent);
+end;
+$$;
+
+--
+-- Name: FUNCTION send_alert_messages(p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.send_alert_messages(p_now timestamp with time zone) IS 'Alert outbox pass: records pg_net outcomes (2xx delivered, else failed and due again), drops (no_url, expired after 24 h), sends due messages to Vault alert_webhook_url.';
+
+--
+-- Name: send_test_alert(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.send_test_alert(p_now timestamp with time zone DEFAULT now()) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  message_id bigint;
+  line constant text := '[TEST] Threads Sync: alerts reach this channel. Nothing is wrong.';
+begin
+  if not exists (select from vault.decrypted_secrets s
+                 where s.name = 'alert_webhook_url' and btrim(coalesce(s.decrypted_secret, '')) <> '') then
+    raise exception using errcode = 'TS250',
+      message = 'Cannot send a test alert as the Vault secret "alert_webhook_url" is missing',
+      hint = 'Create it with: select vault.create_secret(''<your Slack or Discord incoming webhook URL>'', ''alert_webhook_url'');';
+  end if;
+  insert into public.alert_messages (event, body, created_at)
+  values ('test', jsonb_build_object('text', line, 'content', line,
+    'alert', jsonb_build_object('event', 'test', 'sent_at', p_now)), p_now)
+  returning id into message_id;
+  perform public.send_alert_messages(p_now);
+  return message_id;
+end;
+$$;
+
+--
+-- Name: FUNCTION send_test_alert(p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.send_test_alert(p_now timestamp with time zone) IS 'Queues and sends a test alert message (npm run alert -- --test); returns its id. Raises TS250 without the Vault secret alert_webhook_url.';
+
+--
 -- Name: store_account_token(uuid, text, timestamp with time zone, timestamp with time zone, uuid, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -3011,6 +3576,173 @@ CREATE VIEW public.accounts_failing_repeatedly WITH (security_invoker='true') AS
 COMMENT ON VIEW public.accounts_failing_repeatedly IS 'Active accounts whose last 3 or more runs failed or partly failed since their last complete success (account_sync_health rows).';
 
 --
+-- Name: alert_messages; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.alert_messages (
+    id bigint NOT NULL,
+    incident_id bigint,
+    event text NOT NULL,
+    body jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    request_id bigint,
+    last_attempt_at timestamp with time zone,
+    last_status_code integer,
+    last_error text,
+    delivered_at timestamp with time zone,
+    dropped_at timestamp with time zone,
+    dropped_reason text,
+    CONSTRAINT alert_messages_dropped_has_reason CHECK (((dropped_at IS NULL) = (dropped_reason IS NULL))),
+    CONSTRAINT alert_messages_dropped_reason CHECK ((dropped_reason = ANY (ARRAY['no_url'::text, 'expired'::text]))),
+    CONSTRAINT alert_messages_event CHECK ((event = ANY (ARRAY['opened'::text, 'resolved'::text, 'test'::text]))),
+    CONSTRAINT alert_messages_test_has_no_incident CHECK (((event = 'test'::text) = (incident_id IS NULL)))
+);
+
+--
+-- Name: TABLE alert_messages; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.alert_messages IS 'Alert outbox: body sent to the Vault alert_webhook_url through pg_net; attempts, last status, delivered or dropped (no_url, expired after 24 h). Read alert_deliveries.';
+
+--
+-- Name: alert_deliveries; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.alert_deliveries WITH (security_invoker='true') AS
+ SELECT m.id AS message_id,
+    m.event,
+    i.kind,
+    i.subject,
+    m.incident_id,
+        CASE
+            WHEN ((m.delivered_at IS NOT NULL) OR ((r.status_code >= 200) AND (r.status_code <= 299))) THEN 'delivered'::text
+            WHEN (m.dropped_at IS NOT NULL) THEN 'dropped'::text
+            WHEN ((m.request_id IS NOT NULL) AND (r.id IS NULL)) THEN 'sending'::text
+            WHEN ((r.id IS NOT NULL) OR (m.last_error IS NOT NULL)) THEN 'failed'::text
+            ELSE 'queued'::text
+        END AS state,
+    m.attempts,
+    m.created_at,
+    m.last_attempt_at,
+    COALESCE(m.delivered_at,
+        CASE
+            WHEN ((r.status_code >= 200) AND (r.status_code <= 299)) THEN r.created
+            ELSE NULL::timestamp with time zone
+        END) AS delivered_at,
+    COALESCE(r.status_code, m.last_status_code) AS last_status_code,
+        CASE
+            WHEN ((r.status_code >= 200) AND (r.status_code <= 299)) THEN NULL::text
+            WHEN (r.id IS NOT NULL) THEN COALESCE(r.error_msg,
+            CASE
+                WHEN r.timed_out THEN 'timed out'::text
+                ELSE NULL::text
+            END, format('HTTP %s: %s'::text, r.status_code, "left"(COALESCE(r.content, ''::text), 200)))
+            ELSE m.last_error
+        END AS last_error,
+    m.dropped_reason,
+    (m.body ->> 'text'::text) AS text
+   FROM ((public.alert_messages m
+     LEFT JOIN public.alert_incidents i ON ((i.id = m.incident_id)))
+     LEFT JOIN net._http_response r ON (((r.id = m.request_id) AND (m.delivered_at IS NULL))))
+  ORDER BY m.id DESC;
+
+--
+-- Name: VIEW alert_deliveries; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.alert_deliveries IS 'Alert messages, newest first, with state delivered | sending | failed (retried next tick) | queued | dropped, attempts, last status and error. Failures: select * from alert_deliveries where state = ''failed'';';
+
+--
+-- Name: alert_incidents_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.alert_incidents ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.alert_incidents_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: alert_messages_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.alert_messages ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.alert_messages_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: monitoring_settings; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.monitoring_settings (
+    id boolean DEFAULT true NOT NULL,
+    sync_freshness_target_minutes integer DEFAULT 30 NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    alert_freshness_min_share numeric DEFAULT 0.95 NOT NULL,
+    CONSTRAINT monitoring_settings_alert_share_range CHECK (((alert_freshness_min_share >= (0)::numeric) AND (alert_freshness_min_share <= (1)::numeric))),
+    CONSTRAINT monitoring_settings_freshness_target_positive CHECK (((sync_freshness_target_minutes >= 1) AND (sync_freshness_target_minutes <= 10080))),
+    CONSTRAINT monitoring_settings_one_row CHECK (id)
+);
+
+--
+-- Name: TABLE monitoring_settings; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.monitoring_settings IS 'One row of monitoring thresholds: sync_freshness_target_minutes (SYNC_FRESHNESS_TARGET_MINUTES, default 30). Update it; never insert or delete.';
+
+--
+-- Name: COLUMN monitoring_settings.alert_freshness_min_share; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.monitoring_settings.alert_freshness_min_share IS 'Alert when the overall sync_freshness share falls below this (ALERT_FRESHNESS_MIN_SHARE, default 0.95).';
+
+--
+-- Name: sync_freshness; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.sync_freshness WITH (security_invoker='true') AS
+ SELECT
+        CASE
+            WHEN (GROUPING(a.workspace_id) = 1) THEN 'overall'::text
+            ELSE 'workspace'::text
+        END AS scope,
+    a.workspace_id,
+        CASE
+            WHEN (GROUPING(a.workspace_id) = 1) THEN NULL::text
+            ELSE min(w.name)
+        END AS workspace_name,
+    count(a.id) FILTER (WHERE (a.last_synced_at > (now() - t.target))) AS fresh_accounts,
+    count(a.id) AS active_accounts,
+    round(((count(a.id) FILTER (WHERE (a.last_synced_at > (now() - t.target))))::numeric / (NULLIF(count(a.id), 0))::numeric), 4) AS fresh_share,
+    count(a.id) FILTER (WHERE (a.last_synced_at IS NULL)) AS never_synced,
+    min(a.last_synced_at) AS oldest_complete_sync_at,
+    date_trunc('second'::text, (now() - min(a.last_synced_at))) AS oldest_complete_sync_age,
+    max(t.target_minutes) AS target_minutes
+   FROM (( SELECT m.sync_freshness_target_minutes AS target_minutes,
+            make_interval(mins => m.sync_freshness_target_minutes) AS target
+           FROM public.monitoring_settings m) t
+     LEFT JOIN (public.workspace_threads_accounts a
+     JOIN public.workspaces w ON ((w.id = a.workspace_id))) ON (a.is_active))
+  GROUP BY GROUPING SETS ((a.workspace_id), ())
+ HAVING ((GROUPING(a.workspace_id) = 1) OR (a.workspace_id IS NOT NULL))
+  ORDER BY GROUPING(a.workspace_id) DESC, (min(w.name)), a.workspace_id;
+
+--
+-- Name: VIEW sync_freshness; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.sync_freshness IS 'Freshness objective: per workspace and overall (scope overall, workspace_id NULL, first row): fresh_accounts / active_accounts = fresh_share (last complete sync younger than monitoring_settings.sync_freshness_target_minutes), never_synced, oldest complete sync and its age. Overall row: select * from sync_freshness where scope = ''overall'';';
+
+--
 -- Name: sync_logs_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
@@ -3375,6 +4107,27 @@ ALTER TABLE ONLY public.account_sync_leases
     ADD CONSTRAINT account_sync_leases_pkey PRIMARY KEY (workspace_threads_account_id);
 
 --
+-- Name: alert_incidents alert_incidents_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.alert_incidents
+    ADD CONSTRAINT alert_incidents_pkey PRIMARY KEY (id);
+
+--
+-- Name: alert_messages alert_messages_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.alert_messages
+    ADD CONSTRAINT alert_messages_pkey PRIMARY KEY (id);
+
+--
+-- Name: monitoring_settings monitoring_settings_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.monitoring_settings
+    ADD CONSTRAINT monitoring_settings_pkey PRIMARY KEY (id);
+
+--
 -- Name: sync_logs sync_logs_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -3521,6 +4274,30 @@ ALTER TABLE ONLY public.workspaces
 CREATE INDEX account_sync_leases_run_idx ON public.account_sync_leases USING btree (run_id);
 
 --
+-- Name: alert_incidents_one_open; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX alert_incidents_one_open ON public.alert_incidents USING btree (kind, subject) WHERE (resolved_at IS NULL);
+
+--
+-- Name: alert_incidents_opened_at; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX alert_incidents_opened_at ON public.alert_incidents USING btree (opened_at DESC);
+
+--
+-- Name: alert_messages_incident; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX alert_messages_incident ON public.alert_messages USING btree (incident_id);
+
+--
+-- Name: alert_messages_undelivered; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX alert_messages_undelivered ON public.alert_messages USING btree (id) WHERE ((delivered_at IS NULL) AND (dropped_at IS NULL));
+
+--
 -- Name: sync_logs_account_completed_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -3531,6 +4308,12 @@ CREATE INDEX sync_logs_account_completed_idx ON public.sync_logs USING btree (wo
 --
 
 CREATE INDEX sync_logs_account_errors_idx ON public.sync_logs USING btree (workspace_threads_account_id, completed_at DESC) WHERE (status <> 'completed'::text);
+
+--
+-- Name: sync_logs_completed_at_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX sync_logs_completed_at_idx ON public.sync_logs USING btree (completed_at);
 
 --
 -- Name: sync_logs_run_idx; Type: INDEX; Schema: public; Owner: -
@@ -3637,6 +4420,13 @@ ALTER TABLE ONLY public.account_sync_leases
     ADD CONSTRAINT account_sync_leases_workspace_threads_account_id_fkey FOREIGN KEY (workspace_threads_account_id) REFERENCES public.workspace_threads_accounts(id) ON DELETE CASCADE;
 
 --
+-- Name: alert_messages alert_messages_incident_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.alert_messages
+    ADD CONSTRAINT alert_messages_incident_id_fkey FOREIGN KEY (incident_id) REFERENCES public.alert_incidents(id) ON DELETE CASCADE;
+
+--
 -- Name: sync_logs sync_logs_run_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -3725,6 +4515,24 @@ ALTER TABLE ONLY public.workspace_threads_tokens
 --
 
 ALTER TABLE public.account_sync_leases ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: alert_incidents; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.alert_incidents ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: alert_messages; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.alert_messages ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: monitoring_settings; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.monitoring_settings ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: sync_logs; Type: ROW SECURITY; Schema: public; Owner: -
@@ -3831,6 +4639,30 @@ REVOKE ALL ON FUNCTION public._500_track_account_sync_state() FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.add_sync_run_figures(p_run_id uuid, p_figures jsonb) FROM PUBLIC;
 
 --
+-- Name: FUNCTION alert_conditions(p_now timestamp with time zone); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.alert_conditions(p_now timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: TABLE alert_incidents; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.alert_incidents TO service_role;
+
+--
+-- Name: FUNCTION alert_message_body(p_incident public.alert_incidents, p_event text, p_now timestamp with time zone); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.alert_message_body(p_incident public.alert_incidents, p_event text, p_now timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION alert_tick(p_now timestamp with time zone); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.alert_tick(p_now timestamp with time zone) FROM PUBLIC;
+
+--
 -- Name: FUNCTION begin_dry_run(p_scope jsonb, p_now timestamp with time zone); Type: ACL; Schema: public; Owner: -
 --
 
@@ -3883,6 +4715,12 @@ REVOKE ALL ON FUNCTION public.claim_stale_manual_runs(p_stale_after interval, p_
 --
 
 REVOKE ALL ON FUNCTION public.close_stale_job_logs(p_stale_after interval, p_now timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION collect_sync_metrics(p_daily_call_budget integer, p_now timestamp with time zone); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.collect_sync_metrics(p_daily_call_budget integer, p_now timestamp with time zone) FROM PUBLIC;
 
 --
 -- Name: FUNCTION connect_account(p_workspace_id uuid, p_threads_user_id text, p_username text, p_access_token_encrypted text, p_expires_at timestamp with time zone, p_issued_at timestamp with time zone, p_now timestamp with time zone, p_account_id uuid); Type: ACL; Schema: public; Owner: -
@@ -3943,6 +4781,12 @@ REVOKE ALL ON FUNCTION public.enqueue_run_accounts(p_run_id uuid, p_account_ids 
 --
 
 REVOKE ALL ON FUNCTION public.erase_workspace(p_workspace_id uuid) FROM PUBLIC;
+
+--
+-- Name: FUNCTION evaluate_alerts(p_now timestamp with time zone); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.evaluate_alerts(p_now timestamp with time zone) FROM PUBLIC;
 
 --
 -- Name: FUNCTION extend_job_lock(p_job_name text, p_holder text, p_ttl interval, p_run_id uuid, p_now timestamp with time zone); Type: ACL; Schema: public; Owner: -
@@ -4101,6 +4945,18 @@ REVOKE ALL ON FUNCTION public.run_housekeeping(p_now timestamp with time zone) F
 REVOKE ALL ON FUNCTION public.run_progress(p_run_id uuid) FROM PUBLIC;
 
 --
+-- Name: FUNCTION send_alert_messages(p_now timestamp with time zone); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.send_alert_messages(p_now timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION send_test_alert(p_now timestamp with time zone); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.send_test_alert(p_now timestamp with time zone) FROM PUBLIC;
+
+--
 -- Name: FUNCTION store_account_token(p_account_id uuid, p_access_token_encrypted text, p_expires_at timestamp with time zone, p_issued_at timestamp with time zone, p_replaces_token_id uuid, p_now timestamp with time zone); Type: ACL; Schema: public; Owner: -
 --
 
@@ -4245,6 +5101,42 @@ GRANT ALL ON TABLE public.account_token_health TO service_role;
 GRANT ALL ON TABLE public.accounts_failing_repeatedly TO service_role;
 
 --
+-- Name: TABLE alert_messages; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.alert_messages TO service_role;
+
+--
+-- Name: TABLE alert_deliveries; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.alert_deliveries TO service_role;
+
+--
+-- Name: SEQUENCE alert_incidents_id_seq; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON SEQUENCE public.alert_incidents_id_seq TO service_role;
+
+--
+-- Name: SEQUENCE alert_messages_id_seq; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON SEQUENCE public.alert_messages_id_seq TO service_role;
+
+--
+-- Name: TABLE monitoring_settings; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.monitoring_settings TO service_role;
+
+--
+-- Name: TABLE sync_freshness; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.sync_freshness TO service_role;
+
+--
 -- Name: SEQUENCE sync_logs_id_seq; Type: ACL; Schema: public; Owner: -
 --
 
@@ -4345,6 +5237,7 @@ ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES 
 --
 
 -- pg_cron jobs (name, schedule, command):
+-- alert-tick  * * * * *  select public.alert_tick()
 -- housekeeping  17 3 * * *  select public.run_housekeeping()
 -- scheduled-sync  0,15,30,45 * * * *  select public.trigger_edge_function('scheduled-sync')
 -- token-refresh  7 3 * * *  select public.trigger_edge_function('token-refresh')

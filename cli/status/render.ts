@@ -41,7 +41,7 @@ function runType(jobType: string): string {
 
 export function renderStatus(report: StatusReport, p: Palette): string {
   const now = new Date(report.generatedAt);
-  const out: string[] = [];
+  const out: string[] = [freshnessLine(report, now, p)];
   out.push(
     `${p.bold("Threads Sync")}  ${p.dim(`${report.database} · ${formatClock(now, now)}`)}`,
   );
@@ -54,6 +54,24 @@ export function renderStatus(report: StatusReport, p: Palette): string {
   }
   out.push("", ...runsSection(report, now, p), "", ...attentionSection(report, now, p));
   return out.join("\n");
+}
+
+/**
+ * The first line: how much of the data is young enough (the freshness objective), green when
+ * the share meets the alert threshold.
+ */
+export function freshnessLine(report: StatusReport, now: Date, p: Palette): string {
+  const f = report.freshness;
+  if (!f || f.freshShare === null) return `Freshness: no active accounts`;
+  const percent = (share: number) => `${Math.floor(share * 1000) / 10}%`;
+  const share = percent(f.freshShare);
+  const colored = f.freshShare >= f.minShare ? p.green(share) : p.red(share);
+  const oldest = f.oldestCompleteSyncAt
+    ? `oldest complete sync ${formatAge(new Date(f.oldestCompleteSyncAt), now)}`
+    : "no complete sync yet";
+  const never = f.neverSynced > 0 ? `, ${f.neverSynced} never synced` : "";
+  return `Freshness: ${colored} fresh (${f.freshAccounts} of ${f.activeAccounts} active accounts ` +
+    `synced within ${f.targetMinutes} min; objective ${percent(f.minShare)}) · ${oldest}${never}`;
 }
 
 function runsSection(report: StatusReport, now: Date, p: Palette): string[] {

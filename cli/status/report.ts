@@ -91,8 +91,22 @@ export interface AttentionRow {
   };
 }
 
+/** The freshness objective (view sync_freshness): the overall row, or the workspace's. */
+export interface Freshness {
+  freshAccounts: number;
+  activeAccounts: number;
+  /** NULL without active accounts. */
+  freshShare: number | null;
+  neverSynced: number;
+  oldestCompleteSyncAt: string | null;
+  targetMinutes: number;
+  /** monitoring_settings.alert_freshness_min_share: below it the freshness alert opens. */
+  minShare: number;
+}
+
 export interface StatusReport {
   generatedAt: string;
+  freshness: Freshness | null;
   database: string;
   /** Only this workspace's accounts, and the runs that synced any of them. */
   workspaceId: string | null;
@@ -128,6 +142,7 @@ export async function readStatus(
     const [{ now }] = await tx`select now() as now`;
     return {
       generatedAt: (now as Date).toISOString(),
+      freshness: await readFreshness(tx, ws),
       database: options.database,
       workspaceId: ws,
       schedule: await readSchedule(tx),
@@ -136,6 +151,24 @@ export async function readStatus(
       attention: await readAttention(tx, ws),
     };
   });
+}
+
+async function readFreshness(tx: Tx, ws: string | null): Promise<Freshness | null> {
+  const [row] = await tx`
+    select f.fresh_accounts, f.active_accounts, f.fresh_share, f.never_synced,
+      f.oldest_complete_sync_at, f.target_minutes, m.alert_freshness_min_share
+    from public.sync_freshness f cross join public.monitoring_settings m
+    where ${ws === null ? tx`f.scope = 'overall'` : tx`f.workspace_id = ${ws}`}`;
+  if (!row) return null;
+  return {
+    freshAccounts: Number(row.fresh_accounts),
+    activeAccounts: Number(row.active_accounts),
+    freshShare: row.fresh_share === null ? null : Number(row.fresh_share),
+    neverSynced: Number(row.never_synced),
+    oldestCompleteSyncAt: iso(row.oldest_complete_sync_at),
+    targetMinutes: Number(row.target_minutes),
+    minShare: Number(row.alert_freshness_min_share),
+  };
 }
 
 /** pg_cron's job; absent or unreadable on some projects, and then simply not shown. */

@@ -7,7 +7,7 @@ import { startRecorder } from "../helpers/http-recorder.ts";
 import { eventually, testDb, testStack } from "../helpers/stack.ts";
 import { callSync, newWorkspace, runEnded, simulator } from "../helpers/sync.ts";
 import { cliEnv } from "../helpers/cli.ts";
-import { PROJECT_ROOT } from "../../local-stack/stack-config.ts";
+import { PROJECT_ROOT } from "../../local-stack/stack/config.ts";
 
 Deno.test({
   name: "alerts: an outage sends one message, recovery one resolved, a failed delivery is retried",

@@ -49,6 +49,12 @@ Deno.test({
     assertEquals(result.code, 0, result.stderr);
     assertMatch(result.stdout, new RegExp(`Workspace ${s.ws.workspaceId}: its accounts`));
     const lines = result.stdout.split("\n");
+    // First line: the freshness objective for this workspace. The failing account's last
+    // complete sync (the first run) is still younger than the 30-minute target.
+    assertMatch(
+      lines[0],
+      /^Freshness: 100% fresh \(2 of 2 active accounts synced within 30 min; objective 95%\) · oldest complete sync (just now|\d+ min ago)$/,
+    );
     const runLine = (id: string) => lines.find((l) => l.includes(id)) ?? "";
     assertMatch(
       runLine(s.completedRun),
@@ -98,6 +104,16 @@ Deno.test({
     assertEquals([failing.lastError.step, failing.lastError.code], ["sync_posts", "bad_response"]);
     assertEquals(failing.workspaceId, s.ws.workspaceId);
     assertEquals(report.thresholds, { staleMinutes: 30 });
+    // Overall freshness, as the view sync_freshness says (other tests' accounts included).
+    const sql = await testDb();
+    const [overall] = await sql`
+      select fresh_accounts, active_accounts from public.sync_freshness where scope = 'overall'`
+      .finally(() => sql.end());
+    assertEquals(
+      [report.freshness.freshAccounts, report.freshness.activeAccounts],
+      [Number(overall.fresh_accounts), Number(overall.active_accounts)],
+    );
+    assertEquals([report.freshness.targetMinutes, report.freshness.minShare], [30, 0.95]);
     assert(
       !report.attention.some((a: { accountId: string }) =>
         a.accountId === s.ws.accountIds.get(s.ws.accounts[1].id)

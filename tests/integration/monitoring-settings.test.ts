@@ -3,8 +3,8 @@
 // monitoring_settings, the webhook URL into Vault.
 import { assertEquals, assertMatch, assertRejects } from "../helpers/assert.ts";
 import { testDb, testStackEnv } from "../helpers/stack.ts";
-import { stackConfigFromEnv } from "../../local-stack/stack-config.ts";
-import { applyMonitoringSettings } from "../../local-stack/stack.ts";
+import { stackConfigFromEnv } from "../../local-stack/stack/config.ts";
+import { applyMonitoringSettings } from "../../local-stack/stack/stack.ts";
 
 Deno.test({
   name: "the local stack passes SYNC_FRESHNESS_TARGET_MINUTES, ALERT_* through to the database",

@@ -4,9 +4,9 @@
  * _shared/metrics/handler.ts for the contract and the README ("Knowing it works") for a
  * scrape config.
  */
-import { getConfig } from "../_shared/config.ts";
-import { connect, dbTimeouts } from "../_shared/db.ts";
-import { createLogger } from "../_shared/log.ts";
+import { getConfig } from "../_shared/platform/config.ts";
+import { connect, dbTimeouts } from "../_shared/platform/db.ts";
+import { createLogger } from "../_shared/platform/log.ts";
 import { loadMetricsConfig } from "../_shared/metrics/config.ts";
 import { createMetricsHandler } from "../_shared/metrics/handler.ts";
 

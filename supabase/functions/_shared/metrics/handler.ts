@@ -6,10 +6,10 @@
  *   405  any other method (a scraper only GETs; no CORS: browsers are not its callers)
  *   503  the database cannot answer (logged; a scrape failure, `up == 0` in Prometheus)
  */
-import { hasBearerSecret } from "../auth.ts";
-import type { Sql } from "../db.ts";
-import { errorResponse, methodNotAllowed } from "../http.ts";
-import type { Logger } from "../log.ts";
+import { hasBearerSecret } from "../platform/auth.ts";
+import type { Sql } from "../platform/db.ts";
+import { errorResponse, methodNotAllowed } from "../platform/http.ts";
+import type { Logger } from "../platform/log.ts";
 import { CONTENT_TYPE, renderExposition, type Sample } from "./exposition.ts";
 
 export interface MetricsDeps {
