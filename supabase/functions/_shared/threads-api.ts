@@ -27,7 +27,8 @@
  *   the same request would fail the same way.
  */
 import type { z } from "zod";
-import { errorFromAnswer, rateLimitScope, ThreadsApiError } from "./threads/errors.ts";
+import { rateLimitScope } from "./threads/error-kinds.ts";
+import { errorFromAnswer, ThreadsApiError } from "./threads/errors.ts";
 import { createLogger, type Logger } from "./platform/log.ts";
 import { checkDeadline } from "./jobs/deadline.ts";
 import { type RateLimiter, readUsageHeaders } from "./threads/rate-limiter.ts";

@@ -22,7 +22,7 @@
  */
 
 import { CLAIM_AHEAD_MS, LATE_SLOT_MS, RATE_SHARE, type SlotSource } from "./api-rate-slots.ts";
-import type { RateLimitScope } from "./errors.ts";
+import type { RateLimitScope } from "./error-kinds.ts";
 import type { Logger } from "../platform/log.ts";
 
 /** Time, injectable so tests drive the limiter without sleeping. */

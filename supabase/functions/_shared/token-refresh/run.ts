@@ -30,7 +30,8 @@ import { decrypt, encrypt, TokenCryptoError, tokenFormat } from "../crypto.ts";
 import { type SyncLogEntry, writeSyncLog } from "../jobs/sync-log.ts";
 import { type Config, tokenKeys } from "../platform/config.ts";
 import type { Sql } from "../platform/db.ts";
-import { ThreadsApiError, toSyncLogError } from "../threads/errors.ts";
+import { toSyncLogError } from "../jobs/sync-log-error.ts";
+import { ThreadsApiError } from "../threads/errors.ts";
 import type { Logger } from "../platform/log.ts";
 import {
   beginJobRun,
