@@ -31,7 +31,8 @@ import { rateLimitScope } from "./threads/error-kinds.ts";
 import { errorFromAnswer, ThreadsApiError } from "./threads/errors.ts";
 import { createLogger, type Logger } from "./platform/log.ts";
 import { checkDeadline } from "./jobs/deadline.ts";
-import { type RateLimiter, readUsageHeaders } from "./threads/rate-limiter.ts";
+import type { RateLimiter } from "./threads/rate-limiter.ts";
+import { readUsageHeaders } from "./threads/usage-headers.ts";
 import { readBody } from "./platform/read-body.ts";
 import {
   backoffDelay,
