@@ -4,7 +4,7 @@
  */
 import { errors, type GraphAnswer } from "./graph-responses.ts";
 import { type EndpointContext, ok, pick, requestedFields } from "./endpoint-context.ts";
-import { HOUR } from "./world.ts";
+import { HOUR } from "./world-model.ts";
 
 const PROFILE_FIELDS = new Set([
   "id",

@@ -8,7 +8,7 @@
 import type { FaultRule } from "./faults.ts";
 import { errors, type GraphAnswer } from "./graph-responses.ts";
 import type { SimulatorState } from "./state.ts";
-import type { Account, TokenRecord } from "./world.ts";
+import type { Account, TokenRecord } from "./world-model.ts";
 
 export interface EndpointContext {
   state: SimulatorState;

@@ -14,7 +14,7 @@ import {
   postMetrics,
   USER_METRIC_NAMES,
 } from "./insights-model.ts";
-import { DAY } from "./world.ts";
+import { DAY } from "./world-model.ts";
 
 const USER_INSIGHTS_EPOCH_S = 1712991600;
 

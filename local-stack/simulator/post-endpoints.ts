@@ -5,7 +5,7 @@
  */
 import { errors, type GraphAnswer, graphTime } from "./graph-responses.ts";
 import { type EndpointContext, findRule, ok, pick, requestedFields } from "./endpoint-context.ts";
-import type { Post } from "./world.ts";
+import type { Post } from "./world-model.ts";
 
 const THREADS_EPOCH_S = 1688540400;
 
