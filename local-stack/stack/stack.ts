@@ -5,11 +5,13 @@
  * Components, each idempotent to start:
  *   database        private PostgreSQL 15 cluster (cluster.ts), migrations applied with the
  *                   real supabase CLI, Vault secrets `project_url` and `cron_secret` set
- *   pg-net          the pg_net stand-in's delivery worker (pg-net/worker.ts)
+ *   pg-net          the pg_net stand-in's delivery worker (pg-net/worker.ts; services.ts)
  *   simulator       the Threads API simulator, unless THREADS_API_BASE_URL points elsewhere
- *   functions       the functions host (functions-host/host.ts)
+ *                   (services.ts)
+ *   functions       the functions host (functions-host/host.ts; functions-service.ts)
+ * The secrets they share are secrets.ts.
  */
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import {
   bootstrapPlatform,
@@ -20,20 +22,14 @@ import {
   startCluster,
   stopCluster,
 } from "./cluster.ts";
-import { livePid, portIsFree, runOrThrow, spawnDetached, stopPidFile, waitFor } from "./process.ts";
+import { livePid, runOrThrow, stopPidFile } from "./process.ts";
 import { dbUrl, functionsUrl, PROJECT_ROOT, type StackConfig } from "./config.ts";
-import { signJwt } from "../functions-host/jwt.ts";
-import { readDotEnv } from "../functions-host/function-config.ts";
-import type { HostOptions } from "../functions-host/host.ts";
+import { loadSecrets, readSecrets, type StackSecrets } from "./secrets.ts";
+import { pidFile, startPgNetWorker, startSimulator, threadsApiBaseUrl } from "./services.ts";
+import { startFunctionsHost } from "./functions-service.ts";
 
-export interface StackSecrets {
-  jwtSecret: string;
-  cronSecret: string;
-  connectAccountSecret: string;
-  tokenEncryptionKey: string;
-  anonKey: string;
-  serviceRoleKey: string;
-}
+export { readHostOptions } from "./functions-service.ts";
+export type { StackSecrets } from "./secrets.ts";
 
 export interface StackStatus {
   name: string;
@@ -54,53 +50,6 @@ export interface StackStatus {
     "database" | "pgNet" | "simulator" | "functions",
     "running" | "stopped" | "external"
   >;
-}
-
-const SIMULATOR_CLI = join(PROJECT_ROOT, "local-stack", "simulator", "cli.ts");
-/** Variables of the `up` environment handed to the functions, as `supabase secrets set` would. */
-const PASSTHROUGH = /^(SYNC_|THREADS_|TOKEN_|CRON_SECRET$|CONNECT_ACCOUNT_SECRET$|LOG_)/;
-
-const pidFile = (config: StackConfig, component: string) => join(config.dir, `${component}.pid`);
-const logFile = (config: StackConfig, component: string) =>
-  join(config.dir, "logs", `${component}.log`);
-
-function randomBase64(bytes: number): string {
-  return btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(bytes))));
-}
-
-/** Secrets generated once per stack and kept in `.stack/<name>/secrets.json`. */
-async function loadSecrets(
-  config: StackConfig,
-  env: Record<string, string>,
-): Promise<StackSecrets> {
-  const file = join(config.dir, "secrets.json");
-  let stored: Partial<StackSecrets> = {};
-  if (existsSync(file)) stored = JSON.parse(Deno.readTextFileSync(file));
-  const jwtSecret = stored.jwtSecret ?? randomBase64(32);
-  const secrets: StackSecrets = {
-    jwtSecret,
-    cronSecret: env.CRON_SECRET || stored.cronSecret || randomBase64(24).replace(/[+/=]/g, ""),
-    // connect-account's own secret (at least 32 bytes), never the cron secret.
-    connectAccountSecret: env.CONNECT_ACCOUNT_SECRET || stored.connectAccountSecret ||
-      randomBase64(33).replace(/[+/=]/g, "x"),
-    tokenEncryptionKey: env.TOKEN_ENCRYPTION_KEY || stored.tokenEncryptionKey || randomBase64(32),
-    // Long-lived keys like the ones `supabase start` prints for a local project.
-    anonKey: stored.anonKey ??
-      await signJwt({ iss: "supabase-local", role: "anon", exp: 4102444800 }, jwtSecret),
-    serviceRoleKey: stored.serviceRoleKey ??
-      await signJwt({ iss: "supabase-local", role: "service_role", exp: 4102444800 }, jwtSecret),
-  };
-  mkdirSync(config.dir, { recursive: true });
-  Deno.writeTextFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
-  return secrets;
-}
-
-function simulatorUrl(config: StackConfig): string {
-  return `http://127.0.0.1:${config.simulatorPort}/v1.0`;
-}
-
-function threadsApiBaseUrl(config: StackConfig): string {
-  return config.threadsApiBaseUrl ?? simulatorUrl(config);
 }
 
 async function applyMigrations(config: StackConfig): Promise<void> {
@@ -129,136 +78,6 @@ async function setVaultSecrets(config: StackConfig, secrets: StackSecrets): Prom
     end;`;
   // Values are generated here (base64 and a URL), never user input, so quoting is safe.
   await psql(config, upsert("project_url", apiUrl) + upsert("cron_secret", secrets.cronSecret));
-}
-
-function functionEnv(config: StackConfig, secrets: StackSecrets, env: Record<string, string>) {
-  const passthrough = Object.fromEntries(Object.entries(env).filter(([k]) => PASSTHROUGH.test(k)));
-  return {
-    // What any process needs to run Deno and find its module cache.
-    PATH: env.PATH ?? "/usr/bin:/bin",
-    HOME: env.HOME ?? "/root",
-    ...(env.DENO_DIR ? { DENO_DIR: env.DENO_DIR } : {}),
-    // The platform's variables.
-    SUPABASE_URL: `http://127.0.0.1:${config.functionsPort}`,
-    SUPABASE_DB_URL: dbUrl(config),
-    SUPABASE_ANON_KEY: secrets.anonKey,
-    SUPABASE_SERVICE_ROLE_KEY: secrets.serviceRoleKey,
-    // Function secrets: defaults of this stack, then supabase/functions/.env, then `up`'s env.
-    CRON_SECRET: secrets.cronSecret,
-    CONNECT_ACCOUNT_SECRET: secrets.connectAccountSecret,
-    TOKEN_ENCRYPTION_KEY: secrets.tokenEncryptionKey,
-    THREADS_API_BASE_URL: threadsApiBaseUrl(config),
-    // What the platform's limit is here, so a budget above it is refused at boot.
-    SYNC_WALL_CLOCK_LIMIT_MS: String(config.wallClockLimitMs),
-    ...readDotEnv(join(PROJECT_ROOT, "supabase", "functions", ".env")),
-    ...passthrough,
-  };
-}
-
-async function startSimulator(config: StackConfig): Promise<void> {
-  if (config.threadsApiBaseUrl || !existsSync(SIMULATOR_CLI)) return;
-  if (livePid(pidFile(config, "simulator"))) return;
-  if (!portIsFree(config.simulatorPort)) {
-    throw new Error(
-      `Cannot start the Threads API simulator as port ${config.simulatorPort} is in use.\n` +
-        `Choose another port: STACK_SIMULATOR_PORT=<port> npm run stack -- up`,
-    );
-  }
-  spawnDetached(Deno.execPath(), [
-    "run",
-    "-A",
-    SIMULATOR_CLI,
-    "--port",
-    String(config.simulatorPort),
-    "--state-file",
-    join(config.dir, "simulator-state.json"),
-  ], {
-    logFile: logFile(config, "simulator"),
-    pidFile: pidFile(config, "simulator"),
-    env: Deno.env.toObject(),
-    cwd: PROJECT_ROOT,
-  });
-  await waitFor("the simulator to listen", () => !portIsFree(config.simulatorPort), 20_000);
-}
-
-function startPgNetWorker(config: StackConfig): void {
-  if (livePid(pidFile(config, "pg-net"))) return;
-  spawnDetached(Deno.execPath(), [
-    "run",
-    "-A",
-    join(PROJECT_ROOT, "local-stack", "pg-net", "worker.ts"),
-    dbUrl(config),
-  ], {
-    logFile: logFile(config, "pg-net"),
-    pidFile: pidFile(config, "pg-net"),
-    env: Deno.env.toObject(),
-    cwd: PROJECT_ROOT,
-  });
-}
-
-/**
- * The settings the stack's functions host runs with (platform variables, secrets, folders),
- * so tests and benchmarks can start a host of their own that behaves the same.
- */
-export function readHostOptions(stackDir: string): HostOptions {
-  const file = join(stackDir, "functions-host.json");
-  if (!existsSync(file)) {
-    throw new Error(
-      `Cannot read the functions host's settings as ${file} is missing: run \`npm run stack -- up\``,
-    );
-  }
-  const options = JSON.parse(Deno.readTextFileSync(file)) as HostOptions;
-  // A stack started before the host had CPU and memory limits: a host built from these
-  // settings would run without them, and every test under it would pass where hosted fails.
-  if (!(options.cpuLimitMs > 0 && options.memoryLimitMb > 0)) {
-    throw new Error(
-      `Cannot read the functions host's limits from ${file}: run \`npm run stack -- up\` again`,
-    );
-  }
-  return options;
-}
-
-/** Starts the functions host, or restarts it when its settings changed since it started. */
-async function startFunctionsHost(
-  config: StackConfig,
-  secrets: StackSecrets,
-  env: Record<string, string>,
-): Promise<void> {
-  const options: HostOptions = {
-    port: config.functionsPort,
-    functionsDirs: [join(PROJECT_ROOT, "supabase", "functions"), ...config.extraFunctionsDirs],
-    wallClockLimitMs: config.wallClockLimitMs,
-    cpuLimitMs: config.cpuLimitMs,
-    memoryLimitMb: config.memoryLimitMb,
-    functionEnv: functionEnv(config, secrets, env),
-    jwtSecret: secrets.jwtSecret,
-  };
-  const optionsFile = join(config.dir, "functions-host.json");
-  const serialized = JSON.stringify(options, null, 2);
-  const running = livePid(pidFile(config, "functions"));
-  if (running && existsSync(optionsFile) && Deno.readTextFileSync(optionsFile) === serialized) {
-    return;
-  }
-  if (running) await stopPidFile(pidFile(config, "functions"));
-  if (!portIsFree(config.functionsPort)) {
-    throw new Error(
-      `Cannot start the functions host as port ${config.functionsPort} on 127.0.0.1 is in use.\n` +
-        `Stop what uses it, or choose another port: STACK_FUNCTIONS_PORT=<port> npm run stack -- up`,
-    );
-  }
-  Deno.writeTextFileSync(optionsFile, serialized, { mode: 0o600 });
-  spawnDetached(Deno.execPath(), [
-    "run",
-    "-A",
-    join(PROJECT_ROOT, "local-stack", "functions-host", "host.ts"),
-    optionsFile,
-  ], {
-    logFile: logFile(config, "functions"),
-    pidFile: pidFile(config, "functions"),
-    env: Deno.env.toObject(),
-    cwd: PROJECT_ROOT,
-  });
-  await waitFor("the functions host to listen", () => !portIsFree(config.functionsPort), 20_000);
 }
 
 /** Brings every component up; harmless when they already run. */
@@ -301,10 +120,7 @@ export async function wipe(config: StackConfig): Promise<void> {
 }
 
 export async function status(config: StackConfig): Promise<StackStatus> {
-  const secretsFile = join(config.dir, "secrets.json");
-  const secrets: Partial<StackSecrets> = existsSync(secretsFile)
-    ? JSON.parse(Deno.readTextFileSync(secretsFile))
-    : {};
+  const secrets = readSecrets(config);
   const state = (component: string) =>
     livePid(pidFile(config, component)) ? "running" as const : "stopped" as const;
   return {
