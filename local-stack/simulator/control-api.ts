@@ -27,7 +27,7 @@ import { z } from "zod";
 import type { FaultSpec } from "./faults.ts";
 import { postMetrics } from "./insights-model.ts";
 import type { SimulatorState } from "./state.ts";
-import { DAY, HOUR, MINUTE } from "./world.ts";
+import { DAY, HOUR, MINUTE } from "./world-model.ts";
 
 export const CONTROL_PREFIX = "/_simulator";
 

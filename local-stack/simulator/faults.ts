@@ -18,7 +18,7 @@
 import { z } from "zod";
 import { hash32, mulberry32 } from "./prng.ts";
 import { SlidingWindowLimit } from "./sliding-window.ts";
-import { DAY } from "./world.ts";
+import { DAY } from "./world-model.ts";
 
 export const ENDPOINTS = [
   "profile",

@@ -3,24 +3,19 @@
  * token (the `access_token` query parameter, or `Authorization: Bearer`, which real clients
  * use too), count it, apply the fault rules in the order the real trouble would show up
  * (down, authentication, rate limits, transient failures, injected errors), answer from
- * graph-endpoints.ts, put in odd values if a rule says so, hold the answer for the latency and
- * hang rules, and finally garble the body if a malformed-body rule says so.
+ * the endpoints (account-, post- and insights-endpoints.ts), put in odd values if a rule says
+ * so, hold the answer for the latency and hang rules, and finally garble the body if a
+ * malformed-body rule says so.
  *
  * The answer is decided when the request arrives, with no wait in between, and only sent after
  * the latency: so the per-second limits and the stats count requests by arrival time, in
  * arrival order, as the real API's limiter would, whatever latency a rule adds.
  */
 import type { EndpointName, FaultRule } from "./faults.ts";
-import {
-  type EndpointContext,
-  postInsights,
-  profile,
-  publishingLimit,
-  refreshToken,
-  singlePost,
-  threadsList,
-  userInsights,
-} from "./graph-endpoints.ts";
+import { profile, publishingLimit, refreshToken } from "./account-endpoints.ts";
+import type { EndpointContext } from "./endpoint-context.ts";
+import { postInsights, userInsights } from "./insights-endpoints.ts";
+import { singlePost, threadsList } from "./post-endpoints.ts";
 import { errors, type GraphAnswer, graphError, malformed } from "./graph-responses.ts";
 import { withOddValues } from "./odd-values.ts";
 import type { SimulatorState } from "./state.ts";

@@ -12,7 +12,7 @@
  * likes, … are drawn from (seed, account, day); `followers_count` grows daily from a base.
  */
 import { hash32, unit } from "./prng.ts";
-import { type Account, DAY, MINUTE, type Post } from "./world.ts";
+import { type Account, DAY, MINUTE, type Post } from "./world-model.ts";
 
 export const INSIGHTS_DELAY_MS = 10 * MINUTE;
 

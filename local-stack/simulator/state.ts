@@ -11,7 +11,8 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { FaultSet, type FaultSpec } from "./faults.ts";
 import { RequestStats } from "./request-stats.ts";
 import { SimClock, type SimClockState } from "./sim-clock.ts";
-import { type Account, type AccountState, World } from "./world.ts";
+import { World } from "./world.ts";
+import type { Account, AccountState } from "./world-model.ts";
 
 export interface SimulatorOptions {
   /** Port on 127.0.0.1; 0 (the default) picks a free one. */

@@ -3,91 +3,28 @@
  *
  * Nothing per post is stored. A post is identified by its account and an ordinal (0, -1, -2 …
  * for the history that existed at the start, newest first; 1, 2 … for posts published while
- * the simulator runs), and every attribute is computed from (seed, account, ordinal). So
- * 1,000 accounts of 40 posts, or one account of 5,000, cost a few bytes each.
- *
- * History post k (ordinal -k) was published `k * gap + jitter` before the start, with the
- * newest post of an account within the last 20 minutes half of the time, so some accounts
- * start with a post too new to have insights.
+ * the simulator runs), and every attribute is computed from (seed, account, ordinal)
+ * (seeded-content.ts). So 1,000 accounts of 40 posts, or one account of 5,000, cost a few
+ * bytes each. The world keeps what changes: posts published, history sizes set, tokens issued.
  */
-import { hash32, pickWeighted, unit } from "./prng.ts";
-
-export const MINUTE = 60_000;
-export const HOUR = 60 * MINUTE;
-export const DAY = 24 * HOUR;
-/** Long-lived tokens last 60 days (threads-api.md §6). */
-export const TOKEN_LIFETIME_MS = 60 * DAY;
-/** Ids have room for this many posts per kind per account. */
-export const MAX_POSTS = 99_999;
-
-export type MediaType = "TEXT_POST" | "IMAGE" | "VIDEO" | "CAROUSEL_ALBUM" | "REPOST_FACADE";
-
-export interface TokenRecord {
-  token: string;
-  generation: number;
-  issuedAt: number;
-  expiresAt: number;
-  revoked: boolean;
-}
-
-export interface Account {
-  index: number;
-  id: string;
-  username: string;
-  name: string;
-  biography?: string;
-  verified: boolean;
-  historyCount: number;
-  /** Simulated publish times of the posts published while running (ordinals 1, 2, …). */
-  published: number[];
-  /** Mean gap between history posts. */
-  gapMs: number;
-  /** Every token issued, oldest first; the last one is current. */
-  tokens: TokenRecord[];
-}
-
-export interface Post {
-  id: string;
-  ordinal: number;
-  account: Account;
-  publishedAt: number;
-  mediaType: MediaType;
-  text: string;
-  shortcode: string;
-  isQuotePost: boolean;
-  topicTag?: string;
-  /** Meta omits the permalink of posts flagged for copyright. */
-  hasPermalink: boolean;
-}
-
-export interface WorldOptions {
-  seed: number;
-  /** Simulated time at which the history ends. */
-  genesisMs: number;
-  accounts: number;
-  postsPerAccount: number;
-  /** Per-account history sizes by index, overriding `postsPerAccount`. */
-  postCounts?: Record<number, number>;
-}
-
-/** What differs from the seed-derived defaults: enough to rebuild the world after a restart. */
-export interface AccountState {
-  index: number;
-  historyCount: number;
-  published: number[];
-  tokens: { generation: number; issuedAt: number; revoked: boolean }[];
-}
-
-const ADJECTIVES = ["sunny", "quiet", "brisk", "lucky", "amber", "nimble", "mellow", "bold"];
-const NOUNS = ["otter", "harbor", "maple", "falcon", "meadow", "comet", "lantern", "pebble"];
-const WORDS = (
-  "today launch coffee thread morning team build ship idea market design data story city " +
-  "music photo travel weekend update learn growth product community question answer note"
-).split(" ");
-const TOPICS = ["Mondays", "Tech", "Photography", "Coffee", "Startups", "Books"];
-const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-";
-
-const pad = (n: number, width: number) => String(n).padStart(width, "0");
+import {
+  historyOffset,
+  pad,
+  parsePostId,
+  seededAccount,
+  seededPost,
+  seededToken,
+} from "./seeded-content.ts";
+import {
+  type Account,
+  type AccountState,
+  DAY,
+  MAX_POSTS,
+  type Post,
+  TOKEN_LIFETIME_MS,
+  type TokenRecord,
+  type WorldOptions,
+} from "./world-model.ts";
 
 export class World {
   readonly seed: number;
@@ -109,7 +46,7 @@ export class World {
     const added: Account[] = [];
     for (let i = 0; i < count; i++) {
       const index = this.accounts.length;
-      const account = this.#createAccount(index, postCounts[index] ?? posts);
+      const account = seededAccount(this.seed, this.#seedPart, index, postCounts[index] ?? posts);
       this.accounts.push(account);
       this.#byId.set(account.id, account);
       this.#byUsername.set(account.username, account);
@@ -165,48 +102,14 @@ export class World {
   post(account: Account, ordinal: number): Post | undefined {
     if (ordinal > account.published.length || ordinal <= -account.historyCount) return undefined;
     const publishedAt = this.#publishedAt(account, ordinal);
-    const key = [this.seed, account.index, ordinal] as const;
-    const mediaType = pickWeighted(
-      unit(...key, "type"),
-      [
-        ["TEXT_POST", 60],
-        ["IMAGE", 20],
-        ["VIDEO", 8],
-        ["CAROUSEL_ALBUM", 7],
-        ["REPOST_FACADE", 5],
-      ] as const,
-    );
-    const wordCount = 5 + (hash32(...key, "words") % 20);
-    const text = Array.from(
-      { length: wordCount },
-      (_, i) => WORDS[hash32(...key, "w", i) % WORDS.length],
-    ).join(" ");
-    const shortcode = Array.from(
-      { length: 11 },
-      (_, i) => BASE62[hash32(...key, "sc", i) % BASE62.length],
-    ).join("");
-    const topic = unit(...key, "topic");
-    return {
-      id: this.#postId(account.index, ordinal),
-      ordinal,
-      account,
-      publishedAt,
-      mediaType,
-      text,
-      shortcode,
-      isQuotePost: unit(...key, "quote") < 0.05,
-      topicTag: topic < 0.3 ? TOPICS[hash32(...key, "tt") % TOPICS.length] : undefined,
-      hasPermalink: unit(...key, "copyright") >= 0.01,
-    };
+    return seededPost(this.seed, this.#seedPart, account, ordinal, publishedAt);
   }
 
   postById(id: string): Post | undefined {
-    const match = /^18(\d{3})(\d{6})([01])(\d{5})$/.exec(id);
-    if (!match || match[1] !== this.#seedPart) return undefined;
-    const account = this.accounts[Number(match[2])];
-    if (!account) return undefined;
-    const n = Number(match[4]);
-    return this.post(account, match[3] === "1" ? n + 1 : -n);
+    const ref = parsePostId(this.#seedPart, id);
+    if (!ref) return undefined;
+    const account = this.accounts[ref.index];
+    return account ? this.post(account, ref.ordinal) : undefined;
   }
 
   /**
@@ -274,44 +177,14 @@ export class World {
   #publishedAt(account: Account, ordinal: number): number {
     const at = ordinal > 0
       ? account.published[ordinal - 1]
-      : this.genesisMs - this.#historyOffset(account, -ordinal);
+      : this.genesisMs - historyOffset(this.seed, account, -ordinal);
     return Math.floor(at / 1000) * 1000;
-  }
-
-  /** How long before the start history post k was published; strictly increasing in k. */
-  #historyOffset(account: Account, k: number): number {
-    const jitter = unit(this.seed, account.index, -k, "t");
-    if (k === 0) return Math.floor(jitter * 20 * MINUTE);
-    return Math.floor(k * account.gapMs + jitter * 0.9 * account.gapMs);
-  }
-
-  #createAccount(index: number, posts: number): Account {
-    const adjective = ADJECTIVES[hash32(this.seed, index, "adj") % ADJECTIVES.length];
-    const noun = NOUNS[hash32(this.seed, index, "noun") % NOUNS.length];
-    const username = `${adjective}_${noun}_${index}`;
-    return {
-      index,
-      id: `25${this.#seedPart}${pad(index, 12)}`,
-      username,
-      name: `${adjective[0].toUpperCase()}${adjective.slice(1)} ${noun} ${index}`,
-      biography: unit(this.seed, index, "bio") < 0.75 ? `Posting about ${noun}s.` : undefined,
-      verified: unit(this.seed, index, "verified") < 0.1,
-      historyCount: Math.min(MAX_POSTS, posts),
-      published: [],
-      // Between 4 and 36 hours between posts.
-      gapMs: Math.floor(4 * HOUR + unit(this.seed, index, "gap") * 32 * HOUR),
-      tokens: [],
-    };
   }
 
   #issueToken(account: Account, issuedAt: number, generation?: number): TokenRecord {
     const gen = generation ?? account.tokens.length;
-    const body = [1, 2, 3, 4].map((i) =>
-      hash32(this.seed, account.index, gen, "token", i).toString(36).padStart(7, "0")
-    ).join("");
     const record: TokenRecord = {
-      // "TH…" like real Threads tokens; the index and generation make it unique.
-      token: `THQV${body}${account.index.toString(36)}G${gen.toString(36)}`,
+      token: seededToken(this.seed, account, gen),
       generation: gen,
       issuedAt,
       expiresAt: issuedAt + TOKEN_LIFETIME_MS,
@@ -320,11 +193,5 @@ export class World {
     account.tokens.push(record);
     this.#byToken.set(record.token, { account, record });
     return record;
-  }
-
-  #postId(index: number, ordinal: number): string {
-    const kind = ordinal > 0 ? "1" : "0";
-    const n = ordinal > 0 ? ordinal - 1 : -ordinal;
-    return `18${this.#seedPart}${pad(index, 6)}${kind}${pad(n, 5)}`;
   }
 }

@@ -5,11 +5,13 @@
  * Components, each idempotent to start:
  *   database        private PostgreSQL 15 cluster (cluster.ts), migrations applied with the
  *                   real supabase CLI, Vault secrets `project_url` and `cron_secret` set
- *   pg-net          the pg_net stand-in's delivery worker (pg-net/worker.ts)
+ *   pg-net          the pg_net stand-in's delivery worker (pg-net/worker.ts; services.ts)
  *   simulator       the Threads API simulator, unless THREADS_API_BASE_URL points elsewhere
- *   functions       the functions host (functions-host/host.ts)
+ *                   (services.ts)
+ *   functions       the functions host (functions-host/host.ts; functions-service.ts)
+ * The secrets they share are secrets.ts.
  */
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import {
   bootstrapPlatform,
@@ -20,12 +22,13 @@ import {
   startCluster,
   stopCluster,
 } from "./cluster.ts";
-import { livePid, portIsFree, runOrThrow, spawnDetached, stopPidFile, waitFor } from "./process.ts";
+import { livePid, runOrThrow, stopPidFile } from "./process.ts";
 import { dbUrl, functionsUrl, PROJECT_ROOT, type StackConfig } from "./config.ts";
-import { signJwt } from "../functions-host/jwt.ts";
-import { readDotEnv } from "../functions-host/function-config.ts";
-import type { HostOptions } from "../functions-host/host.ts";
+import { loadSecrets, readSecrets, type StackSecrets } from "./secrets.ts";
+import { pidFile, startPgNetWorker, startSimulator, threadsApiBaseUrl } from "./services.ts";
+import { startFunctionsHost } from "./functions-service.ts";
 
+<<<<<<< HEAD
 export interface StackSecrets {
   jwtSecret: string;
   cronSecret: string;
@@ -35,6 +38,10 @@ export interface StackSecrets {
   anonKey: string;
   serviceRoleKey: string;
 }
+=======
+export { readHostOptions } from "./functions-service.ts";
+export type { StackSecrets } from "./secrets.ts";
+>>>>>>> i14-threads
 
 export interface StackStatus {
   name: string;
@@ -58,6 +65,7 @@ export interface StackStatus {
   >;
 }
 
+<<<<<<< HEAD
 const SIMULATOR_CLI = join(PROJECT_ROOT, "local-stack", "simulator", "cli.ts");
 /** Variables of the `up` environment handed to the functions, as `supabase secrets set` would. */
 const PASSTHROUGH =
@@ -111,6 +119,9 @@ function threadsApiBaseUrl(config: StackConfig): string {
 
 /** Applies supabase/migrations with the supabase CLI, as `supabase db push` does on a project. */
 export async function applyMigrations(config: StackConfig): Promise<void> {
+=======
+async function applyMigrations(config: StackConfig): Promise<void> {
+>>>>>>> i14-threads
   // --yes: without a terminal the CLI otherwise asks for confirmation, changes nothing and
   // still exits 0. sslmode=disable: the local cluster has no TLS.
   await runOrThrow("apply the migrations", join(PROJECT_ROOT, "node_modules", ".bin", "supabase"), [
@@ -138,6 +149,7 @@ async function setVaultSecrets(config: StackConfig, secrets: StackSecrets): Prom
   await psql(config, upsert("project_url", apiUrl) + upsert("cron_secret", secrets.cronSecret));
 }
 
+<<<<<<< HEAD
 /**
  * Copies the monitoring settings of `up`'s environment into the database, as an operator does
  * on a hosted project (the database cannot read the functions' variables):
@@ -328,6 +340,8 @@ async function startFunctionsHost(
   await waitFor("the functions host to listen", () => !portIsFree(config.functionsPort), 20_000);
 }
 
+=======
+>>>>>>> i14-threads
 /** Brings every component up; harmless when they already run. */
 export async function up(
   config: StackConfig,
@@ -369,10 +383,7 @@ export async function wipe(config: StackConfig): Promise<void> {
 }
 
 export async function status(config: StackConfig): Promise<StackStatus> {
-  const secretsFile = join(config.dir, "secrets.json");
-  const secrets: Partial<StackSecrets> = existsSync(secretsFile)
-    ? JSON.parse(Deno.readTextFileSync(secretsFile))
-    : {};
+  const secrets = readSecrets(config);
   const state = (component: string) =>
     livePid(pidFile(config, component)) ? "running" as const : "stopped" as const;
   return {

@@ -6,7 +6,7 @@ import { startOwnHost, testDb, testStack } from "../helpers/stack.ts";
 import { newWorkspace } from "../helpers/sync.ts";
 import { loadConfig } from "../../supabase/functions/_shared/platform/config.ts";
 import { connect, dbTimeouts } from "../../supabase/functions/_shared/platform/db.ts";
-import { toSyncLogError } from "../../supabase/functions/_shared/threads/errors.ts";
+import { toSyncLogError } from "../../supabase/functions/_shared/jobs/sync-log-error.ts";
 
 /** Resolves true when `promise` settles within `ms`, false otherwise. */
 async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {

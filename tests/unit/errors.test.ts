@@ -4,11 +4,13 @@ import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import {
   classifyGraphError,
   classifyHttpStatus,
-  errorFromAnswer,
   rateLimitScope,
+} from "../../supabase/functions/_shared/threads/error-kinds.ts";
+import {
+  errorFromAnswer,
   ThreadsApiError,
-  toSyncLogError,
 } from "../../supabase/functions/_shared/threads/errors.ts";
+import { toSyncLogError } from "../../supabase/functions/_shared/jobs/sync-log-error.ts";
 
 Deno.test("Graph codes map to kinds whatever the HTTP status", () => {
   const cases: [number, number | undefined, number, string][] = [

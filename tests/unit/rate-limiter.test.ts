@@ -2,10 +2,8 @@
 // down when the API pushes back and climbs back gradually. Time is a FakeClock: no sleeps.
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { FakeClock } from "../helpers/fake-clock.ts";
-import {
-  RateLimiter,
-  readUsageHeaders,
-} from "../../supabase/functions/_shared/threads/rate-limiter.ts";
+import { RateLimiter } from "../../supabase/functions/_shared/threads/rate-limiter.ts";
+import { readUsageHeaders } from "../../supabase/functions/_shared/threads/usage-headers.ts";
 
 /** Starts `n` acquires at once and records when (clock time) and in which order each is granted. */
 function race(limiter: RateLimiter, clock: FakeClock, n: number) {

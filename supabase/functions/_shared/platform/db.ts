@@ -6,7 +6,7 @@
  * Every connection sets statement_timeout, lock_timeout and
  * idle_in_transaction_session_timeout as startup parameters (they take precedence over the
  * role's defaults), so a worker stuck behind another session's lock or on a runaway statement
- * fails with SQLSTATE 55P03 / 57014, which threads/errors.ts records as `database_timeout`, instead
+ * fails with SQLSTATE 55P03 / 57014, which jobs/sync-log-error.ts records as `database_timeout`, instead
  * of being killed by the platform with a write pending. (A pooler that drops startup
  * parameters, e.g. PgBouncer with ignore_startup_parameters, leaves the role's defaults.)
  */

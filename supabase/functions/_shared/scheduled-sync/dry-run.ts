@@ -13,7 +13,7 @@
 import { decrypt } from "../crypto.ts";
 import { tokenKeys } from "../platform/config.ts";
 import { DeadlineReached, deadlineSignal } from "../jobs/deadline.ts";
-import { toSyncLogError } from "../threads/errors.ts";
+import { toSyncLogError } from "../jobs/sync-log-error.ts";
 import type { RunnerDeps } from "./runner.ts";
 import { DRY_RUN_DEFAULT_ACCOUNTS, type SyncRequest } from "./request.ts";
 import { callBudgetSpent, callsIn24Hours, STEPS, tokenProblem } from "./account.ts";

@@ -22,7 +22,7 @@ import { refuseUnlessCronPost } from "../platform/auth.ts";
 import type { Config } from "../platform/config.ts";
 import type { Sql } from "../platform/db.ts";
 import { edgeRuntime } from "../platform/edge-runtime.ts";
-import { toSyncLogError } from "../threads/errors.ts";
+import { toSyncLogError } from "../jobs/sync-log-error.ts";
 import { errorResponse, jsonResponse } from "../platform/http.ts";
 import { parseJsonBody } from "../platform/json-body.ts";
 import type { Logger } from "../platform/log.ts";
