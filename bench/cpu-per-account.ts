@@ -35,6 +35,7 @@ import { startSimulator } from "../local-stack/simulator/server.ts";
 import { stackConfigFromEnv } from "../local-stack/stack/config.ts";
 import { readHostOptions, type StackStatus, status } from "../local-stack/stack/stack.ts";
 import { summariseCpuProfile } from "./lib/cpu-profile-summary.ts";
+import { cpuMsOf, threadsCpuOf } from "./lib/proc-cpu.ts";
 
 const POSTS_PER_ACCOUNT = 40;
 /** What the issue asks for: 10 ms of CPU or less per account of 40 posts. */
@@ -62,36 +63,6 @@ interface InvocationCpu {
   threads: Record<string, number>;
   status: number;
   body: Record<string, unknown>;
-}
-
-/** Clock ticks are 1/100 s on Linux. */
-function cpuMsOf(pid: number | string): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  // Fields after the command name (which may hold spaces): state ppid ... utime(12) stime(13).
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-/**
- * CPU ms of each of the process's threads, summed by thread name (the JS thread is the one
- * named after the binary; V8's helpers and the runtime's pools have their own names), with the
- * user / system split of the whole process.
- */
-function threadsCpuOf(pid: number): Record<string, number> {
-  const byName: Record<string, number> = {};
-  for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
-    try {
-      const name = Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/comm`).trim()
-        .replace(/[-_ ]?\d+$/, "");
-      const ms = cpuMsOf(`${pid}/task/${task.name}`);
-      byName[name] = (byName[name] ?? 0) + ms;
-    } catch { /* thread ended */ }
-  }
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  byName["(user)"] = Number(fields[11]) * 10;
-  byName["(system)"] = Number(fields[12]) * 10;
-  return byName;
 }
 
 /** One invocation of scheduled-sync, as the functions host runs it, and its CPU time. */

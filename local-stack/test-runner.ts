@@ -4,7 +4,8 @@
  *  1. wipes and brings up the `test` stack (its own cluster and ports, so a developer's
  *     `dev` stack is left alone), serving tests/fixtures/functions beside the real functions;
  *  2. pgTAP: pg_prove over supabase/tests/database;
- *  3. Deno tests: `deno test -A tests/`;
+ *  3. Deno tests: `deno test -A tests/`, the pretty output on the console and the count taken
+ *     from its JUnit report (.stack/test/deno-tests.junit.xml);
  *  4. `deno fmt --check` and `deno lint`, counted as one check each;
  *  5. stops the stack (its data stays in .stack/test for inspection) and prints the total as
  *     `N passed, N failed`.
@@ -12,17 +13,13 @@
  * Environment: STACK_TEST_DB_PORT (54422), STACK_TEST_FUNCTIONS_PORT (54421),
  * STACK_TEST_SIMULATOR_PORT (54429); extra arguments are passed to `deno test` (a filter).
  */
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import postgres from "postgres";
 import { stackConfigFromEnv } from "./stack/config.ts";
 import { down, up, wipe } from "./stack/stack.ts";
 import { PROJECT_ROOT } from "./stack/config.ts";
-
-interface Tally {
-  passed: number;
-  failed: number;
-}
+import { type Tally, tallyJUnit, testModules } from "./test-tally.ts";
 
 export const TEST_STACK_ENV: Record<string, string> = {
   STACK_NAME: "test",
@@ -96,19 +93,31 @@ async function runPgTap(dbUrl: string): Promise<Tally> {
   return { passed, failed };
 }
 
-/** Deno's tests; its closing line reads `ok | 12 passed (3 steps) | 0 failed (2s)`. */
-async function runDenoTests(env: Record<string, string>, filter: string[]): Promise<Tally> {
+/**
+ * Deno's tests, counted from the JUnit report written beside the pretty output. No report
+ * (a type error stops everything) or a failed exit with no failure counted (an error outside
+ * any test) is one failure.
+ */
+async function runDenoTests(
+  env: Record<string, string>,
+  filter: string[],
+  reportPath: string,
+): Promise<Tally> {
   console.log("\n== Deno tests ==");
-  const { code, text } = await runAndCapture(
+  rmSync(reportPath, { force: true });
+  const { code } = await runAndCapture(
     Deno.execPath(),
-    ["test", "-A", "--no-prompt", ...filter, "tests/"],
+    ["test", "-A", "--no-prompt", `--junit-path=${reportPath}`, ...filter, "tests/"],
     env,
   );
-  const summary = /(\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed/.exec(stripAnsi(text));
-  if (!summary) return { passed: 0, failed: code === 0 ? 0 : 1 };
-  const tally = { passed: Number(summary[1]), failed: Number(summary[2]) };
-  if (code !== 0 && tally.failed === 0) tally.failed = 1; // e.g. a type error before running
-  return tally;
+  if (!existsSync(reportPath)) {
+    console.error("Counted as failed: deno test wrote no report (did a test module type-check?)");
+    return { passed: 0, failed: 1 };
+  }
+  const tally = tallyJUnit(Deno.readTextFileSync(reportPath), testModules(PROJECT_ROOT, "tests"));
+  for (const module of tally.missing) console.error(`Counted as failed: ${module} did not load`);
+  if (code !== 0 && tally.failed === 0) tally.failed = 1;
+  return { passed: tally.passed, failed: tally.failed };
 }
 
 async function runCheck(name: string, args: string[]): Promise<Tally> {
@@ -131,7 +140,7 @@ if (import.meta.main) {
     const stack = await up(config, env, (step) => console.log(`starting ${step}...`));
     await pauseProductionSchedules(stack.dbUrl);
     add(await runPgTap(stack.dbUrl));
-    add(await runDenoTests(env, Deno.args));
+    add(await runDenoTests(env, Deno.args, join(config.dir, "deno-tests.junit.xml")));
   } catch (error) {
     console.error(`\nCannot run the tests: ${error instanceof Error ? error.message : error}`);
     totals.failed += 1;

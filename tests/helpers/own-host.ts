@@ -4,7 +4,8 @@
  * they reach the platform.
  */
 import type postgres from "postgres";
-import { startOwnHost, testStack } from "./stack.ts";
+import { startOwnHost } from "./stack.ts";
+import { callFunction, type FunctionReply } from "./functions.ts";
 
 export async function withOwnHost(
   sql: postgres.Sql,
@@ -18,25 +19,33 @@ export async function withOwnHost(
 ): Promise<void> {
   const logs: string[] = [];
   const host = await startOwnHost({ ...settings, log: (line) => logs.push(line) });
-  const [{ secret: previous }] =
-    await sql`select secret from vault.secrets where name = 'project_url'`;
-  await sql`update vault.secrets set secret = ${`http://127.0.0.1:${host.port}`}
-    where name = 'project_url'`;
+  const restore = await pointProjectUrl(sql, host.url);
   try {
     await fn(host.url, logs);
   } finally {
-    await sql`update vault.secrets set secret = ${previous} where name = 'project_url'`;
+    await restore();
     await host.close();
   }
 }
 
+/**
+ * Points Vault's project_url, where pg_cron's commands and the runs' hand-offs are sent, at
+ * the functions host at `functionsUrl` (…/functions/v1). Returns what puts it back.
+ */
+export async function pointProjectUrl(
+  sql: postgres.Sql,
+  functionsUrl: string,
+): Promise<() => Promise<void>> {
+  const [{ secret: previous }] =
+    await sql`select secret from vault.secrets where name = 'project_url'`;
+  await sql`update vault.secrets set secret = ${functionsUrl.replace(/\/functions\/v1$/, "")}
+    where name = 'project_url'`;
+  return async () => {
+    await sql`update vault.secrets set secret = ${previous} where name = 'project_url'`;
+  };
+}
+
 /** POSTs `body` to scheduled-sync on the host at `url` with the cron secret. */
-export async function postSync(url: string, body: unknown) {
-  const stack = await testStack();
-  const response = await fetch(`${url}/scheduled-sync`, {
-    method: "POST",
-    headers: { Authorization: `Bearer ${stack.cronSecret}` },
-    body: JSON.stringify(body),
-  });
-  return { status: response.status, body: await response.json() };
+export function postSync(url: string, body: unknown): Promise<FunctionReply> {
+  return callFunction(url, "scheduled-sync", body);
 }

@@ -5,7 +5,8 @@
 import postgres from "postgres";
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { testStack } from "../helpers/stack.ts";
-import { newWorkspace, simulator } from "../helpers/sync.ts";
+import { addFault, removeFaults, simulator, simulatorStats } from "../helpers/simulator.ts";
+import { newWorkspace } from "../helpers/workspace.ts";
 import { databaseSlots } from "../../supabase/functions/_shared/threads/api-rate-slots.ts";
 import { RateLimiter } from "../../supabase/functions/_shared/threads/rate-limiter.ts";
 import { createLogger } from "../../supabase/functions/_shared/platform/log.ts";
@@ -38,9 +39,7 @@ Deno.test({
     const stack = await testStack();
     const dbs = [await invocationDb(), await invocationDb()];
     // The API enforces exactly RPS; a refusal here would mean the limiters overran it.
-    const rule = await simulator<{ id: string }>("/faults", {
-      body: { kind: "rate_limit", rps: RPS, burst: 5, retryAfter: false },
-    });
+    const rule = await addFault({ kind: "rate_limit", rps: RPS, burst: 5, retryAfter: false });
     await simulator("/stats/reset", { method: "POST" });
     const sends: number[][] = [[], []];
     try {
@@ -63,7 +62,7 @@ Deno.test({
         }));
       }));
       const all = sends.flat();
-      const stats = await simulator<{ rateLimited: number; peakRps: number }>("/stats");
+      const stats = await simulatorStats();
       assert(
         sends.every((s) => s.length > RPS),
         `both invocations sent: ${sends.map((s) => s.length)}`,
@@ -75,7 +74,7 @@ Deno.test({
       const perSecond = all.length / (DURATION_MS / 1000);
       assert(perSecond >= 0.8 * RPS, `${perSecond.toFixed(1)} requests/s of ${RPS}`);
     } finally {
-      await simulator(`/faults/${rule.id}`, { method: "DELETE" });
+      await removeFaults(rule);
       await Promise.all(dbs.map((sql) => sql.end()));
     }
   },

@@ -4,7 +4,9 @@
 // parseable object with the same facts, and --watch redraws until interrupted.
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { testDb, testStack } from "../helpers/stack.ts";
-import { callSync, newWorkspace, simulator, type TestWorkspace } from "../helpers/sync.ts";
+import { addFault, removeFaults } from "../helpers/simulator.ts";
+import { callSync } from "../helpers/sync.ts";
+import { newWorkspace, type TestWorkspace } from "../helpers/workspace.ts";
 import { cliCommand, runCli } from "../helpers/cli.ts";
 
 const command = (args: string[]) => cliCommand("status", args);
@@ -25,15 +27,18 @@ function knownRuns(): Promise<Scenario> {
     const failing = ws.accounts[0];
     const first = await callSync({ workspaceId: ws.workspaceId, wait: true });
     assertEquals(first.body.status, "completed", JSON.stringify(first.body));
-    const fault = await simulator<{ id: string }>("/faults", {
-      body: { kind: "malformed", variant: "html", userId: failing.id, endpoints: ["threads"] },
+    const fault = await addFault({
+      kind: "malformed",
+      variant: "html",
+      userId: failing.id,
+      endpoints: ["threads"],
     });
     try {
       const second = await callSync({ workspaceId: ws.workspaceId, wait: true });
       assertEquals(second.body.status, "partial", JSON.stringify(second.body));
       return { ws, completedRun: first.body.runId, partialRun: second.body.runId, failing };
     } finally {
-      await simulator(`/faults/${fault.id}`, { method: "DELETE" });
+      await removeFaults(fault);
     }
   })();
   return scenario;

@@ -5,7 +5,9 @@
 // and a sync that finds a scheduled run going follows it instead of failing.
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { testDb, testStack } from "../helpers/stack.ts";
-import { callSync, newWorkspace, simulator } from "../helpers/sync.ts";
+import { addFault, removeFaults } from "../helpers/simulator.ts";
+import { callSync } from "../helpers/sync.ts";
+import { newWorkspace } from "../helpers/workspace.ts";
 import { cliCommand, runCli } from "../helpers/cli.ts";
 
 const command = (args: string[]) => cliCommand("sync", args);
@@ -139,12 +141,15 @@ Deno.test({
       const first = await callSync({ workspaceId: ws.workspaceId, wait: true });
       assertEquals(first.body.status, "completed", JSON.stringify(first.body));
       // The post list of one account answers an HTML page instead of JSON.
-      fault = await simulator<{ id: string }>("/faults", {
-        body: { kind: "malformed", variant: "html", userId: broken.id, endpoints: ["threads"] },
+      fault = await addFault({
+        kind: "malformed",
+        variant: "html",
+        userId: broken.id,
+        endpoints: ["threads"],
       });
       const second = await callSync({ workspaceId: ws.workspaceId, wait: true });
       assertEquals(second.body.status, "partial", JSON.stringify(second.body));
-      await simulator(`/faults/${fault.id}`, { method: "DELETE" });
+      await removeFaults(fault);
       fault = undefined;
 
       const result = await sync(["--failed-since", "10m", "--workspace", ws.workspaceId]);
@@ -164,7 +169,7 @@ Deno.test({
       assertEquals(again.code, 0, again.stdout + again.stderr);
       assertMatch(again.stdout, /nothing to re-run/);
     } finally {
-      if (fault) await simulator(`/faults/${fault.id}`, { method: "DELETE" });
+      if (fault) await removeFaults(fault);
       await sql.end();
     }
   },

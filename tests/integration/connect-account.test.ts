@@ -7,89 +7,47 @@
 import { join } from "node:path";
 import type postgres from "postgres";
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
-import { startOwnHost, testDb, testStack, testStackEnv } from "../helpers/stack.ts";
-import { callSync, simulator } from "../helpers/sync.ts";
-import type { HostHandle } from "../../local-stack/functions-host/host.ts";
+import { testDb, testStack, testStackEnv } from "../helpers/stack.ts";
+import {
+  addFault,
+  refreshedOutside,
+  removeFaults,
+  type SimulatedAccount,
+  simulatedAccounts,
+} from "../helpers/simulator.ts";
+import { callSync } from "../helpers/sync.ts";
+import { type CallOptions, capturingHosts } from "../helpers/functions.ts";
+import { assertNoTokenIn } from "../helpers/tokens.ts";
+import { emptyWorkspace } from "../helpers/workspace.ts";
 import { decrypt } from "../../supabase/functions/_shared/crypto.ts";
 
-interface SimAccount {
-  id: string;
-  username: string;
-  token: string;
-  tokenExpiresAt: string;
-}
-
-/** Every line the test's functions host printed, and every answer the functions gave. */
-const logs: string[] = [];
-const answers: string[] = [];
+/** The test's functions host: every line it printed, and every answer the functions gave. */
+const functions = capturingHosts();
+const { logs, answers } = functions;
 /** Every token the tests handed to the functions: none may show up in logs or answers. */
 const tokens = new Set<string>();
-let host: HostHandle | undefined;
-
-async function functionsUrl(): Promise<string> {
-  if (!host) {
-    host = await startOwnHost({ log: (line) => logs.push(line) });
-  }
-  return host.url;
-}
-
-async function post(
-  name: string,
-  body: unknown,
-  options: { secret?: string | null; method?: string } = {},
-) {
-  const stack = await testStack();
-  const headers: Record<string, string> = { "Content-Type": "application/json" };
-  const secret = options.secret === undefined
-    ? (name === "connect-account" ? stack.connectAccountSecret : stack.cronSecret)
-    : options.secret;
-  if (secret !== null) headers.Authorization = `Bearer ${secret}`;
-  const response = await fetch(`${await functionsUrl()}/${name}`, {
-    method: options.method ?? "POST",
-    headers,
-    body: options.method === "GET" ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  answers.push(text);
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch { /* not JSON */ }
-  // deno-lint-ignore no-explicit-any
-  return { status: response.status, body: parsed as any };
-}
+const functionsUrl = () => functions.url();
+const post = (name: string, body: unknown, options: CallOptions = {}) =>
+  functions.post(name, body, options);
 
 const connect = (body: Record<string, unknown>) => {
   if (typeof body.accessToken === "string") tokens.add(body.accessToken);
   return post("connect-account", body);
 };
 
-async function newSimAccounts(count: number): Promise<SimAccount[]> {
-  const { accounts } = await simulator<{ accounts: SimAccount[] }>("/accounts", {
-    body: { count, posts: 3 },
-  });
+async function newSimAccounts(count: number): Promise<SimulatedAccount[]> {
+  const accounts = await simulatedAccounts(count, 3);
   for (const a of accounts) tokens.add(a.token);
   return accounts;
 }
 
-async function newWorkspaceId(sql: postgres.Sql): Promise<string> {
-  const [{ id }] = await sql`insert into public.workspaces (name)
-    values (${`connect-test-${crypto.randomUUID()}`}) returning id`;
-  return id;
-}
+const newWorkspaceId = (sql: postgres.Sql) => emptyWorkspace(sql, "connect-test");
 
 /** A fresh token for the account, straight from the simulator's refresh endpoint. */
-async function freshToken(account: SimAccount): Promise<{ token: string; expiresIn: number }> {
-  const stack = await testStack();
-  const origin = new URL(stack.threadsApiBaseUrl).origin;
-  const url = new URL(`${origin}/refresh_access_token`);
-  url.searchParams.set("grant_type", "th_refresh_token");
-  url.searchParams.set("access_token", account.token);
-  const response = await fetch(url);
-  const body = await response.json();
-  assertEquals(response.status, 200, JSON.stringify(body));
-  tokens.add(body.access_token);
-  return { token: body.access_token, expiresIn: body.expires_in };
+async function freshToken(account: SimulatedAccount) {
+  const fresh = await refreshedOutside(account.token);
+  tokens.add(fresh.token);
+  return fresh;
 }
 
 async function primaryTokens(sql: postgres.Sql, accountId: string) {
@@ -228,9 +186,7 @@ Deno.test({
   fn: async () => {
     const sql = await testDb();
     const [account] = await newSimAccounts(1);
-    const rule = await simulator<{ id: string }>("/faults", {
-      body: { kind: "token_expired", token: account.token },
-    });
+    const rule = await addFault({ kind: "token_expired", token: account.token });
     try {
       const workspaceId = await newWorkspaceId(sql);
       const invalid = `THQV${crypto.randomUUID().replaceAll("-", "")}`;
@@ -256,7 +212,7 @@ Deno.test({
         where workspace_id = ${workspaceId}`;
       assertEquals(n, 0, "nothing stored");
     } finally {
-      await simulator(`/faults/${rule.id}`, { method: "DELETE" });
+      await removeFaults(rule);
       await sql.end();
     }
   },
@@ -427,19 +383,9 @@ Deno.test({
       const stack = await testStack();
       // The stack's own functions host served the CLI's local call: its log counts too.
       const stackLog = Deno.readTextFileSync(join(stack.logsDir, "functions.log"));
-      for (const token of tokens) {
-        for (
-          const [what, texts] of [["log", logs], ["answer", answers], ["stack log", [
-            stackLog,
-          ]]] as const
-        ) {
-          const leak = texts.find((t) => t.includes(token));
-          assert(!leak, `a token appeared in a ${what}: ${leak?.replace(token, "<TOKEN>")}`);
-        }
-      }
+      assertNoTokenIn(tokens, { log: logs, answer: answers, "stack log": [stackLog] });
     } finally {
-      await host?.close();
-      host = undefined;
+      await functions.close();
     }
   },
 });

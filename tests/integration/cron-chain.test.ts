@@ -3,7 +3,8 @@
 // having checked the cron secret, do their work. Both jobs fire in the same minute.
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { eventually, testDb } from "../helpers/stack.ts";
-import { newWorkspace } from "../helpers/sync.ts";
+import { runEnded } from "../helpers/sync.ts";
+import { newWorkspace } from "../helpers/workspace.ts";
 
 Deno.test({
   name: "pg_cron jobs reach functions through trigger_edge_function and pg_net within 90 s",
@@ -58,16 +59,7 @@ Deno.test({
       assert(!answer.timed_out);
       const runId = JSON.parse(answer.content).runId;
       // ... and the run, continuing under EdgeRuntime.waitUntil, completed and left logs.
-      const status = await eventually(
-        "the scheduled run to finish",
-        async () => {
-          const [run] =
-            await sql`select status, trigger from public.system_job_logs where id = ${runId}`;
-          return run.status === "running" ? undefined : run.status;
-        },
-        30_000,
-        250,
-      );
+      const status = await runEnded(sql, runId, 30_000);
       assertEquals(status, "completed");
       const [{ n }] =
         await sql`select count(*)::int as n from public.sync_logs where run_id = ${runId}`;

@@ -3,7 +3,8 @@
 // platform kills it), the run ends, and the step wrote nothing.
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { startOwnHost, testDb, testStack } from "../helpers/stack.ts";
-import { newWorkspace } from "../helpers/sync.ts";
+import { newWorkspace } from "../helpers/workspace.ts";
+import { callFunction, type FunctionReply } from "../helpers/functions.ts";
 import { loadConfig } from "../../supabase/functions/_shared/platform/config.ts";
 import { connect, dbTimeouts } from "../../supabase/functions/_shared/platform/db.ts";
 import { toSyncLogError } from "../../supabase/functions/_shared/jobs/sync-log-error.ts";
@@ -28,27 +29,20 @@ Deno.test({
     const locker = await testDb();
     const host = await startOwnHost({ env: { DB_LOCK_TIMEOUT_MS: "500" }, log: () => {} });
     try {
-      const stack = await testStack();
       const ws = await newWorkspace(1, 4);
       const accountId = ws.accountIds.get(ws.accounts[0].id)!;
-      let call: Promise<Response> | undefined;
+      let call: Promise<FunctionReply> | undefined;
       let answeredWhileLocked = false;
       await locker.begin(async (tx) => {
         // What an operator's maintenance does; the sync writes and reads this table.
         await tx`lock table public.workspace_threads_posts in access exclusive mode`;
-        call = fetch(`${host.url}/scheduled-sync`, {
-          method: "POST",
-          headers: { Authorization: `Bearer ${stack.cronSecret}` },
-          body: JSON.stringify({ accountIds: [accountId], wait: true }),
-        });
+        call = callFunction(host.url, "scheduled-sync", { accountIds: [accountId], wait: true });
         // Without a lock_timeout the sync would wait for as long as the lock is held.
         answeredWhileLocked = await settlesWithin(call, 15_000);
       });
-      const response = await call!;
-      // deno-lint-ignore no-explicit-any
-      const reply = await response.json() as any;
+      const { status, body: reply } = await call!;
       assert(answeredWhileLocked, "the sync answered while the table was still locked");
-      assertEquals(response.status, 200, JSON.stringify(reply));
+      assertEquals(status, 200, JSON.stringify(reply));
       assertEquals(reply.status, "partial", "the run ended");
 
       const steps = await sql`select job_type, status, error_code, error_message

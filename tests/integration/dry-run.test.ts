@@ -4,25 +4,20 @@
 // budget, and one account's unreadable token is that account's error, not a failed request.
 import type postgres from "postgres";
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
-import { startOwnHost, testDb, testStack } from "../helpers/stack.ts";
-import { callSync, newWorkspace, simulator } from "../helpers/sync.ts";
+import { startOwnHost, testDb } from "../helpers/stack.ts";
+import { callFunction } from "../helpers/functions.ts";
+import { removeFaults, simulatorStats, slowDown } from "../helpers/simulator.ts";
+import { callSync } from "../helpers/sync.ts";
+import { newWorkspace } from "../helpers/workspace.ts";
 import type { HostHandle } from "../../local-stack/functions-host/host.ts";
 
 /** POSTs a body to scheduled-sync on a functions host of the test's own. */
-async function callOwnHost(host: HostHandle, body: unknown) {
-  const stack = await testStack();
-  const response = await fetch(`${host.url}/scheduled-sync`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Authorization: `Bearer ${stack.cronSecret}` },
-    body: JSON.stringify(body),
-  });
-  // deno-lint-ignore no-explicit-any
-  return { status: response.status, body: await response.json() as any };
-}
+const callOwnHost = (host: HostHandle, body: unknown) =>
+  callFunction(host.url, "scheduled-sync", body);
 
 /** The API calls the simulator received for each of these simulated users. */
 async function callsBy(userIds: string[]): Promise<number[]> {
-  const stats = await simulator<{ byAccount: Record<string, number> }>("/stats");
+  const stats = await simulatorStats();
   return userIds.map((id) => stats.byAccount[id] ?? 0);
 }
 
@@ -102,11 +97,7 @@ Deno.test({
     const ws = await newWorkspace(4, 2);
     // Every call of these accounts takes 300 ms: an account (at least four calls) outlasts
     // a third of the budget, so four cannot all fit.
-    const rules = await Promise.all(
-      ws.accounts.map((a) =>
-        simulator<{ id: string }>("/faults", { body: { kind: "latency", ms: 300, userId: a.id } })
-      ),
-    );
+    const rules = await slowDown(ws.accounts, 300);
     try {
       const started = Date.now();
       const reply = await callOwnHost(host, { workspaceId: ws.workspaceId, dryRun: true });
@@ -129,7 +120,7 @@ Deno.test({
       const untouched = ws.accounts.filter((a) => notAttempted.has(ws.accountIds.get(a.id)!));
       assertEquals(await callsBy(untouched.map((a) => a.id)), untouched.map(() => 0));
     } finally {
-      for (const rule of rules) await simulator(`/faults/${rule.id}`, { method: "DELETE" });
+      await removeFaults(...rules);
       await host.close();
       await sql.end();
     }

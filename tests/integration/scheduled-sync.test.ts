@@ -2,8 +2,10 @@
 // the real database, the Threads API simulator. What a user checks: the database matches the
 // API's truth, the logs say what happened, bad requests change nothing.
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
-import { eventually, testDb } from "../helpers/stack.ts";
-import { callSync, newWorkspace, simulator } from "../helpers/sync.ts";
+import { testDb } from "../helpers/stack.ts";
+import { addFault, removeFaults, simulator, simulatorStats } from "../helpers/simulator.ts";
+import { callSync, runEnded } from "../helpers/sync.ts";
+import { newWorkspace } from "../helpers/workspace.ts";
 
 interface TruePost {
   metrics: Record<string, number> | null;
@@ -60,7 +62,7 @@ Deno.test({
       assertEquals(run.metadata.total_accounts, 2);
       assertEquals(run.metadata.success_count, 2);
       // The calls the run counted are the calls the API received for these accounts.
-      const stats = await simulator<{ byAccount: Record<string, number> }>("/stats");
+      const stats = await simulatorStats();
       assertEquals(
         run.metadata.api_calls,
         ws.accounts.reduce((sum, a) => sum + (stats.byAccount[a.id] ?? 0), 0),
@@ -201,9 +203,7 @@ Deno.test({
   fn: async () => {
     const sql = await testDb();
     const ws = await newWorkspace(3, 5);
-    const rule = await simulator<{ id: string }>("/faults", {
-      body: { kind: "token_expired", userId: ws.accounts[1].id },
-    });
+    const rule = await addFault({ kind: "token_expired", userId: ws.accounts[1].id });
     try {
       const reply = await callSync({ workspaceId: ws.workspaceId, wait: true });
       assertEquals(reply.body.status, "partial");
@@ -216,7 +216,7 @@ Deno.test({
       assertEquals(row.last_error_code, "auth_expired");
       assertMatch(row.last_error_message, /reconnect the account/);
     } finally {
-      await simulator(`/faults/${rule.id}`, { method: "DELETE" });
+      await removeFaults(rule);
       await sql.end();
     }
   },
@@ -229,8 +229,11 @@ Deno.test({
     const sql = await testDb();
     const ws = await newWorkspace(2, 6);
     const broken = ws.accounts[0];
-    const rule = await simulator<{ id: string }>("/faults", {
-      body: { kind: "malformed", variant: "html", userId: broken.id, endpoints: ["threads"] },
+    const rule = await addFault({
+      kind: "malformed",
+      variant: "html",
+      userId: broken.id,
+      endpoints: ["threads"],
     });
     try {
       const reply = await callSync({ workspaceId: ws.workspaceId, wait: true });
@@ -246,7 +249,7 @@ Deno.test({
         where workspace_threads_account_id = ${brokenId}`;
       assertEquals(n, 0, "no half-written posts");
     } finally {
-      await simulator(`/faults/${rule.id}`, { method: "DELETE" });
+      await removeFaults(rule);
       await sql.end();
     }
   },
@@ -260,9 +263,7 @@ Deno.test({
     const sql = await testDb();
     // Slow API answers keep the first run going while all twenty triggers arrive; without
     // them a two-account run can end (and release the lock) before the last trigger lands.
-    const slow = await simulator<{ id: string }>("/faults", {
-      body: { kind: "latency", ms: 1500 },
-    });
+    const slow = await addFault({ kind: "latency", ms: 1500 });
     try {
       const replies = await Promise.all(
         Array.from({ length: 20 }, () => callSync({ maxAccounts: 2 })),
@@ -277,18 +278,10 @@ Deno.test({
         where id = any(${skipped.map((r) => r.body.runId)}::uuid[])`;
       assertEquals(rows.length, 19);
       assert(rows.every((r) => r.status === "skipped"));
-      const finished = await eventually(
-        "the run to finish",
-        async () => {
-          const [run] = await sql`select status from public.system_job_logs where id = ${runId}`;
-          return run.status === "running" ? undefined : run.status;
-        },
-        60_000,
-        250,
-      );
+      const finished = await runEnded(sql, runId, 60_000);
       assertEquals(finished, "completed");
     } finally {
-      await simulator(`/faults/${slow.id}`, { method: "DELETE" });
+      await removeFaults(slow);
       await sql.end();
     }
   },

@@ -4,26 +4,25 @@
 // absorbed by short pauses of every caller, and no account idles a minute.
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { testDb, testStackEnv } from "../helpers/stack.ts";
-import { callSync, newWorkspace, simulator } from "../helpers/sync.ts";
+import { addFault, removeFaults, simulator, simulatorStats } from "../helpers/simulator.ts";
+import { callSync } from "../helpers/sync.ts";
+import { newWorkspace } from "../helpers/workspace.ts";
 
 // What the test stack's functions are told (local-stack/test-runner.ts).
 const TOLD_RPS = Number(testStackEnv().THREADS_API_MAX_RPS ?? 20);
 
-interface Stats {
-  requests: number;
-  rateLimited: number;
-  peakRps: number;
-}
-
 async function withAppLimit<T>(rps: number, fn: () => Promise<T>): Promise<T> {
-  const rule = await simulator<{ id: string }>("/faults", {
-    body: { kind: "rate_limit", rps, burst: Math.max(1, Math.round(rps / 10)), retryAfter: false },
+  const rule = await addFault({
+    kind: "rate_limit",
+    rps,
+    burst: Math.max(1, Math.round(rps / 10)),
+    retryAfter: false,
   });
   await simulator("/stats/reset", { method: "POST" });
   try {
     return await fn();
   } finally {
-    await simulator(`/faults/${rule.id}`, { method: "DELETE" });
+    await removeFaults(rule);
   }
 }
 
@@ -38,7 +37,7 @@ Deno.test({
         const replies = await Promise.all(
           [one, two].map((ws) => callSync({ workspaceId: ws.workspaceId, wait: true })),
         );
-        return { replies, stats: await simulator<Stats>("/stats") };
+        return { replies, stats: await simulatorStats() };
       });
       for (const reply of replies) {
         assertEquals(reply.status, 200, JSON.stringify(reply.body));
@@ -66,7 +65,7 @@ Deno.test({
       const started = Date.now();
       const { reply, stats } = await withAppLimit(apiRps, async () => {
         const reply = await callSync({ workspaceId: ws.workspaceId, wait: true });
-        return { reply, stats: await simulator<Stats>("/stats") };
+        return { reply, stats: await simulatorStats() };
       });
       const seconds = (Date.now() - started) / 1000;
       assertEquals(reply.status, 200, JSON.stringify(reply.body));

@@ -4,7 +4,9 @@
 // 24 hours are one query.
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { testDb } from "../helpers/stack.ts";
-import { callSync, newWorkspace, simulator } from "../helpers/sync.ts";
+import { simulatorStats } from "../helpers/simulator.ts";
+import { callSync } from "../helpers/sync.ts";
+import { newWorkspace } from "../helpers/workspace.ts";
 import { METRICS_POSTS_PER_RUN } from "../../supabase/functions/_shared/sync.ts";
 
 /** The Threads API's floor: 4,800 x 10 impressions calls per user per rolling 24 hours. */
@@ -21,7 +23,7 @@ Deno.test({
       const ws = await newWorkspace(1, 5000);
       const account = ws.accounts[0];
       const accountId = ws.accountIds.get(account.id)!;
-      const stats = () => simulator<{ byAccount: Record<string, number> }>("/stats");
+      const stats = () => simulatorStats();
       const callsBefore = (await stats()).byAccount[account.id] ?? 0;
 
       const first = await callSync({ accountIds: [accountId], wait: true });

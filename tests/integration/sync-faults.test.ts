@@ -2,8 +2,10 @@
 // limits and fails transiently. Nothing crashes, no account is worked by two workers at once,
 // and every failure is explained in the logs.
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { eventually, testDb } from "../helpers/stack.ts";
-import { callSync, newWorkspace, simulator } from "../helpers/sync.ts";
+import { testDb } from "../helpers/stack.ts";
+import { addFault, removeFaults, simulatorStats, slowDown } from "../helpers/simulator.ts";
+import { callSync, runEnded } from "../helpers/sync.ts";
+import { newWorkspace } from "../helpers/workspace.ts";
 
 Deno.test({
   name: "a manual sync of one account during a scheduled run: never two workers on it at once",
@@ -11,27 +13,14 @@ Deno.test({
   fn: async () => {
     const sql = await testDb();
     const ws = await newWorkspace(3, 10);
-    const rules = await Promise.all(
-      ws.accounts.map((a) =>
-        simulator<{ id: string }>("/faults", { body: { kind: "latency", ms: 150, userId: a.id } })
-      ),
-    );
+    const rules = await slowDown(ws.accounts, 150);
     try {
       const scheduled = await callSync({});
       assertEquals(scheduled.status, 202, JSON.stringify(scheduled.body));
       const target = ws.accountIds.get(ws.accounts[0].id)!;
       const manual = await callSync({ accountIds: [target], wait: true });
       assertEquals(manual.status, 200, JSON.stringify(manual.body));
-      await eventually(
-        "the scheduled run to finish",
-        async () => {
-          const [run] = await sql`select status from public.system_job_logs
-          where id = ${scheduled.body.runId}`;
-          return run.status === "running" ? undefined : run.status;
-        },
-        90_000,
-        250,
-      );
+      await runEnded(sql, scheduled.body.runId, 90_000);
       // Each run worked the account (or found it fresh) and finished it ...
       const outcomes = await sql`select run_id, status from public.sync_run_accounts
         where workspace_threads_account_id = ${target}
@@ -48,7 +37,7 @@ Deno.test({
         assert(windows[0].ended <= windows[1].started, `overlap: ${JSON.stringify(windows)}`);
       }
     } finally {
-      for (const rule of rules) await simulator(`/faults/${rule.id}`, { method: "DELETE" });
+      await removeFaults(...rules);
       await sql.end();
     }
   },
@@ -63,12 +52,8 @@ Deno.test({
     const rules = [];
     for (const account of ws.accounts) {
       rules.push(
-        await simulator<{ id: string }>("/faults", {
-          body: { kind: "rate_limit", rps: 4, burst: 4, userId: account.id },
-        }),
-        await simulator<{ id: string }>("/faults", {
-          body: { kind: "transient", rate: 0.1, userId: account.id },
-        }),
+        await addFault({ kind: "rate_limit", rps: 4, burst: 4, userId: account.id }),
+        await addFault({ kind: "transient", rate: 0.1, userId: account.id }),
       );
     }
     try {
@@ -81,17 +66,13 @@ Deno.test({
       for (const row of rows.filter((r) => r.status !== "completed")) {
         assert(row.last_error_code && row.last_error_message, JSON.stringify(row));
       }
-      const stats = await simulator<
-        { rateLimited: number; faultsInjected: Record<string, number> }
-      >(
-        "/stats",
-      );
+      const stats = await simulatorStats();
       assert(stats.faultsInjected.transient > 0, "the storm really happened");
       const [run] =
         await sql`select metadata from public.system_job_logs where id = ${reply.body.runId}`;
       assert(run.metadata.api_retries > 0, "transient failures were retried");
     } finally {
-      for (const rule of rules) await simulator(`/faults/${rule.id}`, { method: "DELETE" });
+      await removeFaults(...rules);
       await sql.end();
     }
   },

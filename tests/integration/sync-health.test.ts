@@ -4,7 +4,9 @@
 // threshold, and syncs again once an operator resumes it.
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { testDb } from "../helpers/stack.ts";
-import { callSync, newWorkspace, runEnded, simulator } from "../helpers/sync.ts";
+import { addFault, removeFaults, simulator, simulatorStats } from "../helpers/simulator.ts";
+import { callSync, runEnded } from "../helpers/sync.ts";
+import { newWorkspace } from "../helpers/workspace.ts";
 
 Deno.test({
   name: "an API outage opens the circuit breaker; the next run probes with one account first",
@@ -12,7 +14,7 @@ Deno.test({
   fn: async () => {
     const sql = await testDb();
     await newWorkspace(8, 3);
-    const down = await simulator<{ id: string }>("/faults", { body: { kind: "down" } });
+    const down = await addFault({ kind: "down" });
     let faultActive = true;
     try {
       await simulator("/stats/reset", { body: {} });
@@ -26,7 +28,7 @@ Deno.test({
         run.error_message,
         /Stopped calling the Threads API after \d+ account\(s\) in a row/,
       );
-      const stats = await simulator<{ requests: number }>("/stats");
+      const stats = await simulatorStats();
       // Without the breaker every account would be tried three times (in-run retries), each
       // attempt 8 calls (two API steps, four tries each). With it, no account is retried and
       // the accounts still pending are never called.
@@ -35,7 +37,7 @@ Deno.test({
         where run_id = ${first.body.runId} and status = 'skipped' and last_error_code = 'api_unavailable'`;
       assert(skipped[0].n >= 1, "the remaining accounts are skipped with the reason");
 
-      await simulator(`/faults/${down.id}`, { method: "DELETE" });
+      await removeFaults(down);
       faultActive = false;
       const second = await callSync({ maxAccounts: 8 });
       assertEquals(second.status, 202);
@@ -44,7 +46,7 @@ Deno.test({
         await sql`select metadata from public.system_job_logs where id = ${second.body.runId}`;
       assertEquals(probe.metadata.probed_after_outage, true);
     } finally {
-      if (faultActive) await simulator(`/faults/${down.id}`, { method: "DELETE" });
+      if (faultActive) await removeFaults(down);
       await sql.end();
     }
   },
@@ -59,15 +61,13 @@ Deno.test({
     const limited = ws.accounts[0];
     // Its first call is refused with the per-user limit (code 17) and a wait of about 4 s,
     // longer than the client waits on its own: the account has to be retried later in the run.
-    await simulator("/faults", {
-      body: {
-        kind: "daily_budget",
-        calls: 0,
-        windowMs: 4000,
-        count: 1,
-        userId: limited.id,
-        endpoints: ["threads"],
-      },
+    await addFault({
+      kind: "daily_budget",
+      calls: 0,
+      windowMs: 4000,
+      count: 1,
+      userId: limited.id,
+      endpoints: ["threads"],
     });
     try {
       const reply = await callSync({ workspaceId: ws.workspaceId, wait: true });
@@ -99,9 +99,7 @@ Deno.test({
     const ws = await newWorkspace(2, 3);
     const sick = ws.accounts[0];
     const sickId = ws.accountIds.get(sick.id)!;
-    const rule = await simulator<{ id: string }>("/faults", {
-      body: { kind: "malformed", variant: "html", userId: sick.id },
-    });
+    const rule = await addFault({ kind: "malformed", variant: "html", userId: sick.id });
     let faultActive = true;
     const state = async () =>
       (await sql`select state, detail, consecutive_failures from public.account_sync_state
@@ -124,7 +122,7 @@ Deno.test({
       const eleventh = await callSync({ workspaceId: ws.workspaceId, wait: true });
       assertEquals(eleventh.body.accounts.total, 1);
 
-      await simulator(`/faults/${rule.id}`, { method: "DELETE" });
+      await removeFaults(rule);
       faultActive = false;
       const [{ resumed }] = await sql`select public.resume_account_sync(${sickId}) as resumed`;
       assertEquals(resumed, true);
@@ -133,7 +131,7 @@ Deno.test({
       assertEquals(after.body.status, "completed");
       assertEquals((await state()).state, "healthy");
     } finally {
-      if (faultActive) await simulator(`/faults/${rule.id}`, { method: "DELETE" });
+      if (faultActive) await removeFaults(rule);
       await sql.end();
     }
   },

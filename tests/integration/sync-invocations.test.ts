@@ -3,7 +3,9 @@
 // killed mid-run loses nothing: the others go on and take its accounts when their leases expire.
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { eventually, testDb } from "../helpers/stack.ts";
-import { newWorkspace, runEnded, simulator } from "../helpers/sync.ts";
+import { addFault, removeFaults, simulator, simulatorStats } from "../helpers/simulator.ts";
+import { runEnded } from "../helpers/sync.ts";
+import { newWorkspace } from "../helpers/workspace.ts";
 import { postSync, withOwnHost } from "../helpers/own-host.ts";
 import type postgres from "postgres";
 
@@ -20,9 +22,7 @@ async function assertEachAccountOnce(sql: postgres.Sql, runId: string, accounts:
 /** Latency on every account, so the work outlasts one invocation's budget. */
 async function slowAccounts(ids: string[], ms: number) {
   return await Promise.all(
-    ids.map((id) =>
-      simulator<{ id: string }>("/faults", { body: { kind: "latency", ms, userId: id } })
-    ),
+    ids.map((id) => addFault({ kind: "latency", ms, userId: id })),
   );
 }
 
@@ -37,7 +37,7 @@ Deno.test({
     const rules = await slowAccounts(ws.accounts.map((a) => a.id), 40);
     // The strict API at the test stack's told limit (THREADS_API_MAX_RPS=100).
     rules.push(
-      await simulator<{ id: string }>("/faults", { body: { kind: "app_rate_limit", rps: 100 } }),
+      await addFault({ kind: "app_rate_limit", rps: 100 }),
     );
     await simulator("/stats/reset", { method: "POST" });
     try {
@@ -66,14 +66,12 @@ Deno.test({
           where job_type = 'manual_sync' and metadata -> 'request' ->> 'workspaceId' = ${ws.workspaceId}`;
         assertEquals(rows, 1, "one system_job_logs row for the run");
         // Together the invocations never sent more than the limit in any sliding second.
-        const stats = await simulator<{ maxAdmittedInAnyWindow: number; rateLimited: number }>(
-          "/stats",
-        );
+        const stats = await simulatorStats();
         assert(stats.maxAdmittedInAnyWindow <= 100, `max in 1 s: ${stats.maxAdmittedInAnyWindow}`);
         assertEquals(stats.rateLimited, 0, "no rate-limit answer");
       });
     } finally {
-      for (const rule of rules) await simulator(`/faults/${rule.id}`, { method: "DELETE" });
+      await removeFaults(...rules);
       await sql.end();
     }
   },
@@ -138,7 +136,7 @@ Deno.test({
         assertEquals(dupes, 0, "no duplicate snapshot");
       });
     } finally {
-      for (const rule of rules) await simulator(`/faults/${rule.id}`, { method: "DELETE" });
+      await removeFaults(...rules);
       await sql.end();
     }
   },

@@ -3,7 +3,9 @@
 // database refused the whole batch and the step failed on every run.
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { testDb } from "../helpers/stack.ts";
-import { callSync, newWorkspace, simulator } from "../helpers/sync.ts";
+import { addFault, removeFaults } from "../helpers/simulator.ts";
+import { callSync } from "../helpers/sync.ts";
+import { newWorkspace } from "../helpers/workspace.ts";
 
 Deno.test({
   name: "an odd post and an odd count are skipped with their reasons; the rest is stored",
@@ -14,23 +16,19 @@ Deno.test({
     const [account] = ws.accounts;
     const accountId = ws.accountIds.get(account.id)!;
     const rules = [
-      await simulator<{ id: string }>("/faults", {
-        body: {
-          kind: "odd_values",
-          userId: account.id,
-          endpoints: ["threads"],
-          item: 2,
-          values: { media_type: "weird type" },
-        },
+      await addFault({
+        kind: "odd_values",
+        userId: account.id,
+        endpoints: ["threads"],
+        item: 2,
+        values: { media_type: "weird type" },
       }),
-      await simulator<{ id: string }>("/faults", {
-        body: {
-          kind: "odd_values",
-          userId: account.id,
-          endpoints: ["post_insights"],
-          values: { likes: -3 },
-          count: 1,
-        },
+      await addFault({
+        kind: "odd_values",
+        userId: account.id,
+        endpoints: ["post_insights"],
+        values: { likes: -3 },
+        count: 1,
       }),
     ];
     try {
@@ -65,7 +63,7 @@ Deno.test({
       assertEquals(step("sync_account_insights").metadata.skipped, undefined);
     } finally {
       // (The count-limited rule has retired itself.)
-      await simulator(`/faults/${rules[0].id}`, { method: "DELETE" });
+      await removeFaults(rules[0]);
       await sql.end();
     }
   },

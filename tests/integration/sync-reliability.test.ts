@@ -4,7 +4,9 @@
 // first scheduled triggers never answer 500; a resumed run skips the accounts that left it.
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { testDb } from "../helpers/stack.ts";
-import { callSync, newWorkspace, runEnded, simulator } from "../helpers/sync.ts";
+import { addFault, removeFaults } from "../helpers/simulator.ts";
+import { callSync, runEnded } from "../helpers/sync.ts";
+import { newWorkspace } from "../helpers/workspace.ts";
 import type postgres from "postgres";
 import { postSync, withOwnHost } from "../helpers/own-host.ts";
 
@@ -40,9 +42,7 @@ Deno.test({
     const slowId = ws.accountIds.get(slow.id)!;
     // Every request of that account takes 4 s: under the client's 15 s timeout (nothing fails),
     // over the 2.5 s budget of every invocation (it never finishes).
-    const rule = await simulator<{ id: string }>("/faults", {
-      body: { kind: "latency", ms: 4000, userId: slow.id },
-    });
+    const rule = await addFault({ kind: "latency", ms: 4000, userId: slow.id });
     await sql`update public.system_job_locks set expires_at = now(), released_at = now()
       where job_name = 'scheduled_sync' and released_at is null`;
     try {
@@ -75,7 +75,7 @@ Deno.test({
           assert(run.invocations <= 30, `bounded: ${run.invocations} invocations`);
           assertEquals(run.metadata.failed_count, 1);
           // The scheduled lock is released: the next trigger starts a new run.
-          await simulator(`/faults/${rule.id}`, { method: "DELETE" });
+          await removeFaults(rule);
           const next = await postSync(url, {});
           assertEquals(next.status, 202, JSON.stringify(next.body));
           assert(next.body.runId !== runId, "a new run, not the old one resumed");
@@ -84,7 +84,7 @@ Deno.test({
         });
       });
     } finally {
-      await simulator(`/faults/${rule.id}`, { method: "DELETE" }).catch(() => {});
+      await removeFaults(rule).catch(() => {});
       await sql.end();
     }
   },

@@ -6,7 +6,9 @@
 // hand-offs reach it exactly as they reach the platform.
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { eventually, testDb } from "../helpers/stack.ts";
-import { newWorkspace, runEnded, simulator } from "../helpers/sync.ts";
+import { removeFaults, slowDown } from "../helpers/simulator.ts";
+import { runEnded } from "../helpers/sync.ts";
+import { newWorkspace } from "../helpers/workspace.ts";
 import type postgres from "postgres";
 import { postSync, withOwnHost } from "../helpers/own-host.ts";
 
@@ -45,7 +47,7 @@ Deno.test({
         );
       });
     } finally {
-      for (const rule of rules) await simulator(`/faults/${rule.id}`, { method: "DELETE" });
+      await removeFaults(...rules);
       await sql.end();
     }
   },
@@ -58,11 +60,7 @@ Deno.test({
   fn: async () => {
     const sql = await testDb();
     const ws = await newWorkspace(8, 5);
-    const rules = await Promise.all(
-      ws.accounts.map((a) =>
-        simulator<{ id: string }>("/faults", { body: { kind: "latency", ms: 300, userId: a.id } })
-      ),
-    );
+    const rules = await slowDown(ws.accounts, 300);
     try {
       let runId = "";
       // 1. The platform kills the invocation at its wall-clock limit, long before the budget.
@@ -117,7 +115,7 @@ Deno.test({
           group by 1, 2 having count(*) > 1) d`;
       assertEquals(dupes, 0, "no duplicate snapshot");
     } finally {
-      for (const rule of rules) await simulator(`/faults/${rule.id}`, { method: "DELETE" });
+      await removeFaults(...rules);
       await sql.end();
     }
   },
@@ -140,11 +138,7 @@ Deno.test({
   fn: async () => {
     const sql = await testDb();
     const ws = await newWorkspace(24, 5);
-    const rules = await Promise.all(
-      ws.accounts.map((a) =>
-        simulator<{ id: string }>("/faults", { body: { kind: "latency", ms: 250, userId: a.id } })
-      ),
-    );
+    const rules = await slowDown(ws.accounts, 250);
     try {
       let runId = "";
       let kills = 0;
@@ -199,7 +193,7 @@ Deno.test({
         where id = ${runId} and status = 'running'`;
       assertEquals(running, 0);
     } finally {
-      for (const rule of rules) await simulator(`/faults/${rule.id}`, { method: "DELETE" });
+      await removeFaults(...rules);
       await sql.end();
     }
   },
@@ -213,11 +207,7 @@ Deno.test({
     const sql = await testDb();
     const ws = await newWorkspace(6, 3);
     // Slow accounts: the first invocation's 300 ms budget runs out with most still to do.
-    const rules = await Promise.all(
-      ws.accounts.map((a) =>
-        simulator<{ id: string }>("/faults", { body: { kind: "latency", ms: 200, userId: a.id } })
-      ),
-    );
+    const rules = await slowDown(ws.accounts, 200);
     try {
       let runId = "";
       await withOwnHost(sql, {
@@ -263,7 +253,7 @@ Deno.test({
         from public.sync_run_accounts where run_id = ${runId} and status in ('pending', 'in_progress')`;
       assertEquals(unfinished, 0);
     } finally {
-      for (const rule of rules) await simulator(`/faults/${rule.id}`, { method: "DELETE" });
+      await removeFaults(...rules);
       await sql.end();
     }
   },

@@ -5,56 +5,35 @@
 // database (the simulator's clock is shared with other tests and stays put).
 import type postgres from "postgres";
 import { assert, assertEquals, assertMatch, assertNotEquals } from "../helpers/assert.ts";
-import { eventually, startOwnHost, testDb, testStack } from "../helpers/stack.ts";
-import { simulator } from "../helpers/sync.ts";
-import type { HostHandle } from "../../local-stack/functions-host/host.ts";
+import { eventually, testDb, testStack } from "../helpers/stack.ts";
+import {
+  addFault,
+  currentToken,
+  refreshedOutside,
+  removeFaults,
+  type SimulatedAccount,
+  simulatedAccounts,
+  simulatorStats,
+} from "../helpers/simulator.ts";
+import { capturingHosts } from "../helpers/functions.ts";
+import { assertNoTokenIn, logTablesText, primaryToken } from "../helpers/tokens.ts";
+import { pointProjectUrl } from "../helpers/own-host.ts";
+import { runEnded } from "../helpers/sync.ts";
+import { emptyWorkspace } from "../helpers/workspace.ts";
 import { decrypt } from "../../supabase/functions/_shared/crypto.ts";
 
-interface SimAccount {
-  id: string;
-  username: string;
-  token: string;
-  tokenExpiresAt: string;
-}
-
-const logs: string[] = [];
-const answers: string[] = [];
+/** Functions hosts with the stack's settings plus an env, one per distinct env. */
+const functions = capturingHosts();
+const { logs, answers } = functions;
 /** Every token the tests saw: none may show up in a log line, an answer or a log table. */
 const tokens = new Set<string>();
-const hosts = new Map<string, HostHandle>();
-
-/** A functions host with the stack's settings plus `env`, one per distinct env. */
-async function functionsUrl(env: Record<string, string> = {}): Promise<string> {
-  const key = JSON.stringify(env);
-  let host = hosts.get(key);
-  if (!host) {
-    host = await startOwnHost({ env, log: (line) => logs.push(line) });
-    hosts.set(key, host);
-  }
-  return host.url;
-}
-
-async function post(name: string, body: unknown, env: Record<string, string> = {}) {
-  const stack = await testStack();
-  const response = await fetch(`${await functionsUrl(env)}/${name}`, {
-    method: "POST",
-    headers: {
-      "Content-Type": "application/json",
-      Authorization: `Bearer ${
-        name === "connect-account" ? stack.connectAccountSecret : stack.cronSecret
-      }`,
-    },
-    body: JSON.stringify(body),
-  });
-  const text = await response.text();
-  answers.push(text);
-  // deno-lint-ignore no-explicit-any
-  return { status: response.status, body: JSON.parse(text) as any };
-}
+const functionsUrl = (env: Record<string, string> = {}) => functions.url(env);
+const post = (name: string, body: unknown, env: Record<string, string> = {}) =>
+  functions.post(name, body, { env });
 
 interface Connected {
   workspaceId: string;
-  accounts: SimAccount[];
+  accounts: SimulatedAccount[];
   /** Database account id by simulated user id. */
   ids: Map<string, string>;
 }
@@ -65,11 +44,8 @@ async function connectedWorkspace(
   count: number,
   env: Record<string, string> = {},
 ): Promise<Connected> {
-  const { accounts } = await simulator<{ accounts: SimAccount[] }>("/accounts", {
-    body: { count, posts: 2 },
-  });
-  const [{ id: workspaceId }] = await sql`insert into public.workspaces (name)
-    values (${`refresh-test-${crypto.randomUUID()}`}) returning id`;
+  const accounts = await simulatedAccounts(count, 2);
+  const workspaceId = await emptyWorkspace(sql, "refresh-test");
   const ids = new Map<string, string>();
   for (const account of accounts) {
     tokens.add(account.token);
@@ -91,25 +67,6 @@ async function expireSoon(sql: postgres.Sql, accountId: string, days = 3) {
     where workspace_threads_account_id = ${accountId} and is_primary and revoked_at is null`;
 }
 
-async function primary(sql: postgres.Sql, accountId: string) {
-  const [row] = await sql`select id, access_token_encrypted, expires_at, issued_at, obtained_via,
-      rejected_at, rejected_reason
-    from public.workspace_threads_tokens
-    where workspace_threads_account_id = ${accountId} and is_primary and revoked_at is null`;
-  return row;
-}
-
-async function simToken(userId: string): Promise<string> {
-  const accounts = await simulator<SimAccount[]>("/accounts");
-  return accounts.find((a) => a.id === userId)!.token;
-}
-
-async function stats() {
-  return await simulator<{ byEndpoint: Record<string, number>; byAccount: Record<string, number> }>(
-    "/stats",
-  );
-}
-
 Deno.test({
   name: "a token near expiry is refreshed, stored encrypted as primary, and used by the next sync",
   sanitizeResources: false,
@@ -122,8 +79,8 @@ Deno.test({
     const nearId = ws.ids.get(near.id)!;
     const farId = ws.ids.get(far.id)!;
     await expireSoon(sql, nearId);
-    const before = await primary(sql, nearId);
-    const farBefore = await primary(sql, farId);
+    const before = await primaryToken(sql, nearId);
+    const farBefore = await primaryToken(sql, farId);
     let rule: { id: string } | undefined;
     try {
       const reply = await post("token-refresh", { workspaceId: ws.workspaceId, wait: true });
@@ -139,7 +96,7 @@ Deno.test({
       });
       assertEquals(reply.body.results[0].outcome, "refreshed");
 
-      const after = await primary(sql, nearId);
+      const after = await primaryToken(sql, nearId);
       assertNotEquals(after.id, before.id);
       assertEquals(after.obtained_via, "refresh");
       assertMatch(after.access_token_encrypted, new RegExp(`^v2\\.${nearId}\\.`));
@@ -150,14 +107,14 @@ Deno.test({
       );
       tokens.add(newToken);
       assertNotEquals(newToken, near.token, "a refreshed token is a new string");
-      assertEquals(newToken, await simToken(near.id), "the token the API issued");
+      assertEquals(newToken, await currentToken(near.id), "the token the API issued");
       const days = (after.expires_at.getTime() - Date.now()) / 86_400_000;
       assert(days > 59.9 && days <= 60, `the new token lasts 60 days (${days})`);
       const [old] = await sql`select revoked_at from public.workspace_threads_tokens
         where id = ${before.id}`;
       assert(old.revoked_at !== null, "the old token is revoked");
       assertEquals(
-        (await primary(sql, farId)).id,
+        (await primaryToken(sql, farId)).id,
         farBefore.id,
         "a token far from expiry is left alone",
       );
@@ -190,16 +147,14 @@ Deno.test({
       assert(health.last_refreshed_at !== null);
 
       // The old token stops working: the next sync must use the new one.
-      rule = await simulator<{ id: string }>("/faults", {
-        body: { kind: "token_revoked", token: near.token },
-      });
+      rule = await addFault({ kind: "token_revoked", token: near.token });
       const me = new URL(`${stack.threadsApiBaseUrl}/me`);
       me.searchParams.set("access_token", near.token);
       const probe = await fetch(me);
       await probe.body?.cancel();
       assertEquals(probe.status, 400, "the rule refuses the old token");
       const refusals = async () =>
-        (await simulator<{ faultsInjected: Record<string, number> }>("/stats")).faultsInjected
+        (await simulatorStats()).faultsInjected
           .token_revoked ?? 0;
       const refusedBefore = await refusals();
       const sync = await post("scheduled-sync", { accountIds: [nearId], wait: true });
@@ -207,7 +162,7 @@ Deno.test({
       assertEquals(sync.body.accounts.completed, 1);
       assertEquals(await refusals(), refusedBefore, "the sync never sent the old token");
     } finally {
-      if (rule) await simulator(`/faults/${rule.id}`, { method: "DELETE" });
+      if (rule) await removeFaults(rule);
       await sql.end();
     }
   },
@@ -220,30 +175,23 @@ Deno.test({
   fn: async () => {
     const sql = await testDb();
     try {
-      const stack = await testStack();
-      const { accounts: [account] } = await simulator<{ accounts: SimAccount[] }>("/accounts", {
-        body: { count: 1, posts: 1 },
-      });
+      const [account] = await simulatedAccounts(1, 1);
       tokens.add(account.token);
       // A token issued just now: refresh the simulator's demo token once, outside the project.
-      const url = new URL(`${new URL(stack.threadsApiBaseUrl).origin}/refresh_access_token`);
-      url.searchParams.set("grant_type", "th_refresh_token");
-      url.searchParams.set("access_token", account.token);
-      const fresh = await (await fetch(url)).json();
-      tokens.add(fresh.access_token);
-      const [{ id: workspaceId }] = await sql`insert into public.workspaces (name)
-        values (${`refresh-young-${crypto.randomUUID()}`}) returning id`;
+      const fresh = await refreshedOutside(account.token);
+      tokens.add(fresh.token);
+      const workspaceId = await emptyWorkspace(sql, "refresh-young");
       const connected = await post("connect-account", {
         workspaceId,
-        accessToken: fresh.access_token,
-        expiresInSeconds: fresh.expires_in,
+        accessToken: fresh.token,
+        expiresInSeconds: fresh.expiresIn,
       });
       assertEquals(connected.status, 201, JSON.stringify(connected.body));
       const accountId = connected.body.account.id;
       await expireSoon(sql, accountId);
-      const before = await primary(sql, accountId);
+      const before = await primaryToken(sql, accountId);
       assert(Date.now() - before.issued_at.getTime() < 3_600_000, "issued within the hour");
-      const calls = (await stats()).byEndpoint.refresh_token ?? 0;
+      const calls = (await simulatorStats()).byEndpoint.refresh_token ?? 0;
 
       const reply = await post("token-refresh", { accountIds: [accountId], wait: true });
       assertEquals(reply.status, 200, JSON.stringify(reply.body));
@@ -255,8 +203,12 @@ Deno.test({
         rejected: 0,
         skipped: 1,
       });
-      assertEquals((await stats()).byEndpoint.refresh_token ?? 0, calls, "the API was not asked");
-      assertEquals((await primary(sql, accountId)).id, before.id, "the token is unchanged");
+      assertEquals(
+        (await simulatorStats()).byEndpoint.refresh_token ?? 0,
+        calls,
+        "the API was not asked",
+      );
+      assertEquals((await primaryToken(sql, accountId)).id, before.id, "the token is unchanged");
       const [step] = await sql`select status, error_code, error_message from public.sync_logs
         where run_id = ${reply.body.runId}`;
       assertEquals([step.status, step.error_code], ["skipped", "token_too_young"]);
@@ -278,9 +230,7 @@ Deno.test({
     const [account] = ws.accounts;
     const accountId = ws.ids.get(account.id)!;
     await expireSoon(sql, accountId, 10);
-    const rule = await simulator<{ id: string }>("/faults", {
-      body: { kind: "token_revoked", userId: account.id, subcode: 460 },
-    });
+    const rule = await addFault({ kind: "token_revoked", userId: account.id, subcode: 460 });
     let ruleActive = true;
     try {
       const reply = await post("token-refresh", { workspaceId: ws.workspaceId, wait: true });
@@ -293,7 +243,7 @@ Deno.test({
         rejected: 1,
         skipped: 0,
       });
-      const token = await primary(sql, accountId);
+      const token = await primaryToken(sql, accountId);
       assert(token.rejected_at !== null, "the token is marked rejected");
       assertMatch(token.rejected_reason, /^auth_expired: .*Graph code 190\/460/);
       const [step] = await sql`select status, error_code, error_message from public.sync_logs
@@ -312,12 +262,12 @@ Deno.test({
       );
 
       // Even with the API answering again, the sync leaves the rejected token alone.
-      await simulator(`/faults/${rule.id}`, { method: "DELETE" });
+      await removeFaults(rule);
       ruleActive = false;
-      const callsBefore = (await stats()).byAccount[account.id] ?? 0;
+      const callsBefore = (await simulatorStats()).byAccount[account.id] ?? 0;
       const sync = await post("scheduled-sync", { accountIds: [accountId], wait: true });
       assertEquals(sync.body.accounts.total, 0, JSON.stringify(sync.body));
-      assertEquals((await stats()).byAccount[account.id] ?? 0, callsBefore, "no API call");
+      assertEquals((await simulatorStats()).byAccount[account.id] ?? 0, callsBefore, "no API call");
       const again = await post("token-refresh", { accountIds: [accountId], wait: true });
       assertEquals(again.body.accounts.total, 0, "token refresh does not retry a rejected token");
 
@@ -335,7 +285,7 @@ Deno.test({
       const resync = await post("scheduled-sync", { accountIds: [accountId], wait: true });
       assertEquals(resync.body.accounts.completed, 1, JSON.stringify(resync.body));
     } finally {
-      if (ruleActive) await simulator(`/faults/${rule.id}`, { method: "DELETE" });
+      if (ruleActive) await removeFaults(rule);
       await sql.end();
     }
   },
@@ -394,10 +344,10 @@ Deno.test({
       const [step] =
         await sql`select metadata from public.sync_logs where run_id = ${reply.body.runId}`;
       assertEquals(step.metadata.re_encrypted, true);
-      const stored = (await primary(sql, accountId)).access_token_encrypted;
+      const stored = (await primaryToken(sql, accountId)).access_token_encrypted;
       const token = await decrypt(stored, newKey, accountId);
       tokens.add(token);
-      assertEquals(token, await simToken(account.id));
+      assertEquals(token, await currentToken(account.id));
       let oldKeyWorks = true;
       await decrypt(stored, stack.tokenEncryptionKey, accountId).catch(() => oldKeyWorks = false);
       assert(!oldKeyWorks, "the new token is not under the old key");
@@ -415,11 +365,7 @@ Deno.test({
   sanitizeOps: false,
   fn: async () => {
     const sql = await testDb();
-    const url = await functionsUrl();
-    const [{ secret: previous }] =
-      await sql`select secret from vault.secrets where name = 'project_url'`;
-    await sql`update vault.secrets set secret = ${url.replace(/\/functions\/v1$/, "")}
-      where name = 'project_url'`;
+    const restoreProjectUrl = await pointProjectUrl(sql, await functionsUrl());
     try {
       const ws = await connectedWorkspace(sql, 1);
       const accountId = ws.ids.get(ws.accounts[0].id)!;
@@ -447,13 +393,13 @@ Deno.test({
         where run_id = ${run.id} and workspace_threads_account_id = ${accountId}`;
       assertEquals(step?.status, "completed", "the account's token was refreshed by the cron run");
       const token = await decrypt(
-        (await primary(sql, accountId)).access_token_encrypted,
+        (await primaryToken(sql, accountId)).access_token_encrypted,
         (await testStack()).tokenEncryptionKey,
         accountId,
       );
       tokens.add(token);
     } finally {
-      await sql`update vault.secrets set secret = ${previous} where name = 'project_url'`;
+      await restoreProjectUrl();
       await sql.end();
     }
   },
@@ -467,11 +413,7 @@ Deno.test({
     const sql = await testDb();
     // One account per invocation: each invocation's budget is spent before it starts.
     const tight = { SYNC_TIME_BUDGET_MS: "1", SYNC_BATCH_SIZE: "1" };
-    const url = await functionsUrl(tight);
-    const [{ secret: previous }] =
-      await sql`select secret from vault.secrets where name = 'project_url'`;
-    await sql`update vault.secrets set secret = ${url.replace(/\/functions\/v1$/, "")}
-      where name = 'project_url'`;
+    const restoreProjectUrl = await pointProjectUrl(sql, await functionsUrl(tight));
     try {
       const ws = await connectedWorkspace(sql, 3);
       for (const id of ws.ids.values()) await expireSoon(sql, id);
@@ -479,15 +421,7 @@ Deno.test({
       assertEquals(reply.status, 202, JSON.stringify(reply.body));
       assertEquals([reply.body.handedOff, reply.body.invocation.accountsProcessed], [true, 1]);
       const runId = reply.body.runId;
-      const status = await eventually(
-        "the handed-off run to finish",
-        async () => {
-          const [run] = await sql`select status from public.system_job_logs where id = ${runId}`;
-          return run.status === "running" ? undefined : run.status;
-        },
-        30_000,
-        250,
-      );
+      const status = await runEnded(sql, runId, 30_000);
       assertEquals(status, "completed");
       const [run] = await sql`select invocations, metadata from public.system_job_logs
         where id = ${runId}`;
@@ -499,14 +433,14 @@ Deno.test({
       assertEquals(steps.length, 3, "one row per account, none twice");
       assertEquals(new Set(steps.map((s) => s.id)).size, 3);
       for (const id of ws.ids.values()) {
-        const token = await primary(sql, id);
+        const token = await primaryToken(sql, id);
         assertEquals(token.obtained_via, "refresh");
         tokens.add(
           await decrypt(token.access_token_encrypted, (await testStack()).tokenEncryptionKey, id),
         );
       }
     } finally {
-      await sql`update vault.secrets set secret = ${previous} where name = 'project_url'`;
+      await restoreProjectUrl();
       await sql.end();
     }
   },
@@ -521,26 +455,10 @@ Deno.test({
     try {
       assert(tokens.size >= 10, `the tests used tokens (${tokens.size})`);
       assert(logs.some((l) => l.includes("token_refresh_finished")), "the host's log was captured");
-      const [{ text }] = await sql`select concat_ws(' ',
-          (select string_agg(concat_ws(' ', error_message, metadata::text), ' ') from public.sync_logs),
-          (select string_agg(concat_ws(' ', error_message, metadata::text), ' ') from public.system_job_logs),
-          (select string_agg(rejected_reason, ' ') from public.workspace_threads_tokens)) as text`;
-      for (const token of tokens) {
-        for (
-          const [what, texts] of [["log line", logs], ["answer", answers], ["log table", [
-            text,
-          ]]] as const
-        ) {
-          const leak = texts.find((t) => t.includes(token));
-          assert(
-            !leak,
-            `a token appeared in a ${what}: ${leak?.replace(token, "<TOKEN>").slice(0, 300)}`,
-          );
-        }
-      }
+      const text = await logTablesText(sql);
+      assertNoTokenIn(tokens, { "log line": logs, answer: answers, "log table": [text] });
     } finally {
-      for (const host of hosts.values()) await host.close();
-      hosts.clear();
+      await functions.close();
       await sql.end();
     }
   },

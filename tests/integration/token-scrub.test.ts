@@ -2,8 +2,10 @@
 // pattern recognises it) is scrubbed inside the client: after a sync through scheduled-sync the
 // token is in no table, no log line of the function and no response.
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { startOwnHost, testDb, testStack } from "../helpers/stack.ts";
-import { newWorkspace, simulator } from "../helpers/sync.ts";
+import { testDb } from "../helpers/stack.ts";
+import { capturingHosts } from "../helpers/functions.ts";
+import { addFault, removeFaults } from "../helpers/simulator.ts";
+import { newWorkspace } from "../helpers/workspace.ts";
 
 Deno.test({
   name: "a token quoted by an upstream error reaches no table, log line or response",
@@ -11,30 +13,26 @@ Deno.test({
   sanitizeOps: false,
   fn: async () => {
     const sql = await testDb();
-    const stack = await testStack();
     const ws = await newWorkspace(2, 6);
     const [leaky, healthy] = ws.accounts;
-    const rule = await simulator<{ id: string }>("/faults", {
-      body: {
-        kind: "error",
-        code: 100,
-        message: "(#100) Invalid OAuth access token - Cannot parse access token",
-        echoToken: true,
-        userId: leaky.id,
-        endpoints: ["threads", "user_insights"],
-      },
+    const rule = await addFault({
+      kind: "error",
+      code: 100,
+      message: "(#100) Invalid OAuth access token - Cannot parse access token",
+      echoToken: true,
+      userId: leaky.id,
+      endpoints: ["threads", "user_insights"],
     });
-    const logs: string[] = [];
-    const host = await startOwnHost({ log: (line) => logs.push(line) });
+    const functions = capturingHosts();
+    const { logs } = functions;
     try {
-      const response = await fetch(`${host.url}/scheduled-sync`, {
-        method: "POST",
-        headers: { Authorization: `Bearer ${stack.cronSecret}` },
-        body: JSON.stringify({ workspaceId: ws.workspaceId, wait: true }),
+      const response = await functions.post("scheduled-sync", {
+        workspaceId: ws.workspaceId,
+        wait: true,
       });
-      const reply = await response.text();
+      const reply = response.text;
       assertEquals(response.status, 200, reply);
-      const runId = JSON.parse(reply).runId as string;
+      const runId = response.body.runId as string;
       const leakyId = ws.accountIds.get(leaky.id)!;
 
       // The failure is recorded, with Threads' words, but without the token.
@@ -67,8 +65,8 @@ Deno.test({
       assert(logs.length > 0, "the function logged");
       for (const line of logs) assert(!line.includes(leaky.token), `token in a log line: ${line}`);
     } finally {
-      await host.close();
-      await simulator(`/faults/${rule.id}`, { method: "DELETE" });
+      await functions.close();
+      await removeFaults(rule);
       await sql.end();
     }
   },

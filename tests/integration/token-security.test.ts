@@ -9,46 +9,24 @@
 // does, for the test's account only (a sequence counts the calls, as it survives rollbacks).
 import type postgres from "postgres";
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
-import { startOwnHost, testDb, testStack } from "../helpers/stack.ts";
-import { newWorkspace, simulator } from "../helpers/sync.ts";
-import type { HostHandle } from "../../local-stack/functions-host/host.ts";
+import { testDb, testStack } from "../helpers/stack.ts";
+import { currentToken } from "../helpers/simulator.ts";
+import { newWorkspace } from "../helpers/workspace.ts";
+import { capturingHosts } from "../helpers/functions.ts";
+import { assertNoTokenIn, logTablesText, primaryToken } from "../helpers/tokens.ts";
 import { decrypt } from "../../supabase/functions/_shared/crypto.ts";
 import { STORE_ATTEMPTS } from "../../supabase/functions/_shared/token-refresh/store-token.ts";
 
-const logs: string[] = [];
+const functions = capturingHosts();
+const { logs } = functions;
 const tokens = new Set<string>();
-let host: HostHandle | undefined;
-
-async function post(name: string, body: unknown) {
-  const stack = await testStack();
-  host ??= await startOwnHost({ log: (line) => logs.push(line) });
-  const response = await fetch(`${host.url}/${name}`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Authorization: `Bearer ${stack.cronSecret}` },
-    body: JSON.stringify(body),
-  });
-  const text = await response.text();
-  // deno-lint-ignore no-explicit-any
-  return { status: response.status, body: JSON.parse(text) as any, text };
-}
-
-async function primary(sql: postgres.Sql, accountId: string) {
-  const [row] = await sql`select id, access_token_encrypted from public.workspace_threads_tokens
-    where workspace_threads_account_id = ${accountId} and is_primary and revoked_at is null`;
-  return row;
-}
+const post = (name: string, body: unknown) => functions.post(name, body);
 
 /** Brings the account's token into the refresh window, issued long enough ago to refresh. */
 async function dueForRefresh(sql: postgres.Sql, accountId: string) {
   await sql`update public.workspace_threads_tokens
     set expires_at = now() + interval '3 days', issued_at = now() - interval '57 days'
     where workspace_threads_account_id = ${accountId} and is_primary and revoked_at is null`;
-}
-
-/** The simulator's current token for a simulated user (a refresh changes it). */
-async function simToken(userId: string): Promise<string> {
-  const accounts = await simulator<{ id: string; token: string }[]>("/accounts");
-  return accounts.find((a) => a.id === userId)!.token;
 }
 
 /** A v1 token as earlier releases wrote it (`v1.<iv>.<ciphertext>`, see crypto.ts), built here. */
@@ -104,7 +82,7 @@ Deno.test({
     try {
       const ws = await newWorkspace(2, 2);
       const [source, target] = ws.accounts.map((a) => ws.accountIds.get(a.id)!);
-      const copied = (await primary(sql, source)).access_token_encrypted;
+      const copied = (await primaryToken(sql, source)).access_token_encrypted;
       assertMatch(copied, new RegExp(`^v2\\.${source}\\.`));
       await sql`update public.workspace_threads_tokens set access_token_encrypted = ${copied}
         where workspace_threads_account_id = ${target} and is_primary and revoked_at is null`;
@@ -155,11 +133,11 @@ Deno.test({
       const [step] = await sql`select metadata from public.sync_logs
         where run_id = ${refresh.body.runId}`;
       assertEquals(step.metadata.previous_format, "v1");
-      const stored = (await primary(sql, accountId)).access_token_encrypted;
+      const stored = (await primaryToken(sql, accountId)).access_token_encrypted;
       assertMatch(stored, new RegExp(`^v2\\.${accountId}\\.`));
       const fresh = await decrypt(stored, stack.tokenEncryptionKey, accountId);
       tokens.add(fresh);
-      assertEquals(fresh, await simToken(account.id));
+      assertEquals(fresh, await currentToken(account.id));
     } finally {
       await sql.end();
     }
@@ -177,7 +155,7 @@ Deno.test({
     const accountId = ws.accountIds.get(account.id)!;
     tokens.add(account.token);
     await dueForRefresh(sql, accountId);
-    const before = await primary(sql, accountId);
+    const before = await primaryToken(sql, accountId);
     const cleanup = await failTokenStores(sql, accountId, 2);
     try {
       const reply = await post("token-refresh", { accountIds: [accountId], wait: true });
@@ -185,7 +163,7 @@ Deno.test({
       const [step] = await sql`select status, metadata from public.sync_logs
         where run_id = ${reply.body.runId}`;
       assertEquals([step.status, step.metadata.store_attempts], ["completed", 3]);
-      const after = await primary(sql, accountId);
+      const after = await primaryToken(sql, accountId);
       assert(after.id !== before.id, "the refreshed token is the primary one");
       const fresh = await decrypt(
         after.access_token_encrypted,
@@ -193,7 +171,7 @@ Deno.test({
         accountId,
       );
       tokens.add(fresh);
-      assertEquals(fresh, await simToken(account.id), "the token the API issued was kept");
+      assertEquals(fresh, await currentToken(account.id), "the token the API issued was kept");
       assertEquals(
         logs.filter((l) => l.includes('"token_store_retry"') && l.includes(accountId)).length,
         2,
@@ -216,19 +194,19 @@ Deno.test({
     const accountId = ws.accountIds.get(account.id)!;
     tokens.add(account.token);
     await dueForRefresh(sql, accountId);
-    const before = await primary(sql, accountId);
+    const before = await primaryToken(sql, accountId);
     const cleanup = await failTokenStores(sql, accountId, 1_000);
     try {
       const reply = await post("token-refresh", { accountIds: [accountId], wait: true });
       assertEquals(reply.body.accounts.failed, 1, reply.text);
-      tokens.add(await simToken(account.id));
+      tokens.add(await currentToken(account.id));
       const [step] = await sql`select status, error_code, error_message, metadata
         from public.sync_logs where run_id = ${reply.body.runId}`;
       assertEquals([step.status, step.error_code], ["failed", "token_store_failed"]);
       assertEquals(step.metadata.store_attempts, STORE_ATTEMPTS);
       assertMatch(step.error_message, /could not be stored after 5 attempt\(s\) \(canceling/);
       assertMatch(step.error_message, /the previous token stays primary/);
-      assertEquals((await primary(sql, accountId)).id, before.id, "the old token is kept");
+      assertEquals((await primaryToken(sql, accountId)).id, before.id, "the old token is kept");
       const lost = logs.filter((l) =>
         l.includes('"refreshed_token_not_stored"') && l.includes(accountId)
       );
@@ -249,15 +227,10 @@ Deno.test({
     const sql = await testDb();
     try {
       assert(tokens.size >= 6, `the tests used tokens (${tokens.size})`);
-      const [{ text }] = await sql`select concat_ws(' ',
-          (select string_agg(concat_ws(' ', error_message, metadata::text), ' ') from public.sync_logs),
-          (select string_agg(concat_ws(' ', error_message, metadata::text), ' ') from public.system_job_logs)) as text`;
-      for (const token of tokens) {
-        assert(!logs.some((l) => l.includes(token)), "a token appeared in a log line");
-        assert(!text.includes(token), "a token appeared in a log table");
-      }
+      const text = await logTablesText(sql);
+      assertNoTokenIn(tokens, { "log line": logs, "log table": [text] });
     } finally {
-      await host?.close();
+      await functions.close();
       await sql.end();
     }
   },
