@@ -14,7 +14,8 @@ import { readDotEnv } from "../functions-host/function-config.ts";
 import type { HostOptions } from "../functions-host/host.ts";
 
 /** Variables of the `up` environment handed to the functions, as `supabase secrets set` would. */
-const PASSTHROUGH = /^(SYNC_|THREADS_|TOKEN_|CRON_SECRET$|CONNECT_ACCOUNT_SECRET$|LOG_)/;
+const PASSTHROUGH =
+  /^(SYNC_|THREADS_|TOKEN_|CRON_SECRET$|CONNECT_ACCOUNT_SECRET$|METRICS_SECRET$|LOG_)/;
 
 function functionEnv(config: StackConfig, secrets: StackSecrets, env: Record<string, string>) {
   const passthrough = Object.fromEntries(Object.entries(env).filter(([k]) => PASSTHROUGH.test(k)));
@@ -31,6 +32,7 @@ function functionEnv(config: StackConfig, secrets: StackSecrets, env: Record<str
     // Function secrets: defaults of this stack, then supabase/functions/.env, then `up`'s env.
     CRON_SECRET: secrets.cronSecret,
     CONNECT_ACCOUNT_SECRET: secrets.connectAccountSecret,
+    METRICS_SECRET: secrets.metricsSecret,
     TOKEN_ENCRYPTION_KEY: secrets.tokenEncryptionKey,
     THREADS_API_BASE_URL: threadsApiBaseUrl(config),
     // What the platform's limit is here, so a budget above it is refused at boot.

@@ -12,6 +12,7 @@ export interface StackSecrets {
   jwtSecret: string;
   cronSecret: string;
   connectAccountSecret: string;
+  metricsSecret: string;
   tokenEncryptionKey: string;
   anonKey: string;
   serviceRoleKey: string;
@@ -35,6 +36,9 @@ export async function loadSecrets(
     cronSecret: env.CRON_SECRET || stored.cronSecret || randomBase64(24).replace(/[+/=]/g, ""),
     // connect-account's own secret (at least 32 bytes), never the cron secret.
     connectAccountSecret: env.CONNECT_ACCOUNT_SECRET || stored.connectAccountSecret ||
+      randomBase64(33).replace(/[+/=]/g, "x"),
+    // The metrics function's own secret (at least 32 bytes), for a Prometheus scrape job.
+    metricsSecret: env.METRICS_SECRET || stored.metricsSecret ||
       randomBase64(33).replace(/[+/=]/g, "x"),
     tokenEncryptionKey: env.TOKEN_ENCRYPTION_KEY || stored.tokenEncryptionKey || randomBase64(32),
     // Long-lived keys like the ones `supabase start` prints for a local project.

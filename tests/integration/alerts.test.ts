@@ -5,7 +5,9 @@
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { startRecorder } from "../helpers/http-recorder.ts";
 import { eventually, testDb, testStack } from "../helpers/stack.ts";
-import { callSync, newWorkspace, runEnded, simulator } from "../helpers/sync.ts";
+import { callSync, runEnded } from "../helpers/sync.ts";
+import { simulator } from "../helpers/simulator.ts";
+import { newWorkspace } from "../helpers/workspace.ts";
 import { cliEnv } from "../helpers/cli.ts";
 import { PROJECT_ROOT } from "../../local-stack/stack/config.ts";
 

@@ -4,7 +4,9 @@
 import parsePrometheus from "parse-prometheus-text-format";
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { testDb, testStack } from "../helpers/stack.ts";
-import { callSync, newWorkspace, simulator } from "../helpers/sync.ts";
+import { callSync } from "../helpers/sync.ts";
+import { simulator } from "../helpers/simulator.ts";
+import { newWorkspace } from "../helpers/workspace.ts";
 import { FAMILIES } from "../../supabase/functions/_shared/metrics/exposition.ts";
 
 interface ParsedFamily {
