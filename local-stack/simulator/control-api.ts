@@ -50,6 +50,7 @@ const countSchema = (max: number) =>
     count: z.number().int().min(0).max(max),
     posts: z.number().int().min(0).optional(),
   });
+const publishSchema = z.strictObject({ count: z.number().int().min(1).max(1000).default(1) });
 
 async function body<T>(request: Request, schema: z.ZodType<T>): Promise<T | Response> {
   let json: unknown = {};
@@ -67,102 +68,132 @@ async function body<T>(request: Request, schema: z.ZodType<T>): Promise<T | Resp
   return problem(400, "invalid_body", `${issue.path.join(".") || "body"}: ${issue.message}`);
 }
 
+/** Exact `METHOD /path` routes. */
+const FIXED_ROUTES: Record<
+  string,
+  (state: SimulatorState, request: Request) => Promise<Response> | Response
+> = {
+  "GET /state": (state) =>
+    reply(200, {
+      seed: state.world.seed,
+      now: new Date(state.clock.now()).toISOString(),
+      startedAt: new Date(state.clock.startMs).toISOString(),
+      frozenClock: state.clock.frozen,
+      accounts: state.world.accounts.length,
+      faults: state.faults.list(),
+    }),
+  "GET /stats": (state) => reply(200, state.stats.snapshot()),
+  "POST /stats/reset": (state) => {
+    state.stats.reset();
+    return reply(200, { reset: true });
+  },
+  "POST /clock/advance": advanceClock,
+};
+
+/** One resource's routes (`/<resource>/...`): a response, or undefined when none matches. */
+type ResourceRoutes = (
+  state: SimulatorState,
+  request: Request,
+  parts: string[],
+) => Promise<Response | undefined> | Response | undefined;
+
+const RESOURCE_ROUTES: Record<string, ResourceRoutes> = {
+  accounts: accountRoutes,
+  posts: postRoutes,
+  faults: faultRoutes,
+};
+
 export async function handleControlRequest(
   state: SimulatorState,
   request: Request,
   url: URL,
 ): Promise<Response> {
   const path = url.pathname.slice(CONTROL_PREFIX.length).replace(/\/+$/, "") || "/";
-  const method = request.method;
+  const key = `${request.method} ${path}`;
+  if (Object.hasOwn(FIXED_ROUTES, key)) return await FIXED_ROUTES[key](state, request);
   const parts = path.split("/").filter(Boolean);
-  const { world, clock, faults } = state;
+  const resource = Object.hasOwn(RESOURCE_ROUTES, parts[0] ?? "")
+    ? RESOURCE_ROUTES[parts[0]]
+    : undefined;
+  return await resource?.(state, request, parts) ??
+    problem(404, "not_found", `${request.method} ${url.pathname} is not a control route`);
+}
 
-  if (method === "GET" && path === "/state") {
-    return reply(200, {
-      seed: world.seed,
-      now: new Date(clock.now()).toISOString(),
-      startedAt: new Date(clock.startMs).toISOString(),
-      frozenClock: clock.frozen,
-      accounts: world.accounts.length,
-      faults: faults.list(),
-    });
-  }
-  if (method === "GET" && path === "/stats") return reply(200, state.stats.snapshot());
-  if (method === "POST" && path === "/stats/reset") {
-    state.stats.reset();
-    return reply(200, { reset: true });
-  }
-  if (method === "POST" && path === "/clock/advance") {
-    const b = await body(request, advanceSchema);
+async function advanceClock(state: SimulatorState, request: Request): Promise<Response> {
+  const b = await body(request, advanceSchema);
+  if (b instanceof Response) return b;
+  const ms = (b.ms ?? 0) + (b.seconds ?? 0) * 1000 + (b.minutes ?? 0) * MINUTE +
+    (b.hours ?? 0) * HOUR + (b.days ?? 0) * DAY;
+  state.clock.advance(ms);
+  state.persist();
+  return reply(200, { now: new Date(state.clock.now()).toISOString(), advancedMs: ms });
+}
+
+async function accountRoutes(state: SimulatorState, request: Request, parts: string[]) {
+  const { world, clock } = state;
+  const method = request.method;
+  if (parts.length === 1 && method === "GET") return reply(200, state.demoAccounts());
+  if (parts.length === 1 && method === "POST") {
+    const b = await body(request, countSchema(10_000));
     if (b instanceof Response) return b;
-    const ms = (b.ms ?? 0) + (b.seconds ?? 0) * 1000 + (b.minutes ?? 0) * MINUTE +
-      (b.hours ?? 0) * HOUR + (b.days ?? 0) * DAY;
-    clock.advance(ms);
+    const added = world.addAccounts(b.count, b.posts ?? state.postsPerAccount);
     state.persist();
-    return reply(200, { now: new Date(clock.now()).toISOString(), advancedMs: ms });
+    return reply(201, { accounts: added.map((a) => state.describe(a)) });
   }
-  if (parts[0] === "accounts") {
-    if (parts.length === 1 && method === "GET") return reply(200, state.demoAccounts());
-    if (parts.length === 1 && method === "POST") {
-      const b = await body(request, countSchema(10_000));
-      if (b instanceof Response) return b;
-      const added = world.addAccounts(b.count, b.posts ?? state.postsPerAccount);
-      state.persist();
-      return reply(201, { accounts: added.map((a) => state.describe(a)) });
-    }
-    const account = parts[1] ? world.account(decodeURIComponent(parts[1])) : undefined;
-    if (!account) return problem(404, "not_found", `account ${parts[1]} does not exist`);
-    if (parts.length === 3 && method === "POST" && parts[2] === "posts") {
-      const b = await body(request, countSchema(99_999));
-      if (b instanceof Response) return b;
-      world.setHistoryCount(account, b.count);
-      state.persist();
-      return reply(200, state.describe(account));
-    }
-    if (parts.length === 3 && method === "POST" && parts[2] === "publish") {
-      const b = await body(
-        request,
-        z.strictObject({ count: z.number().int().min(1).max(1000).default(1) }),
-      );
-      if (b instanceof Response) return b;
-      const posts = world.publish(account, b.count, clock.now());
-      state.persist();
-      return reply(201, { ids: posts.map((p) => p.id) });
-    }
+  const account = parts[1] ? world.account(decodeURIComponent(parts[1])) : undefined;
+  if (!account) return problem(404, "not_found", `account ${parts[1]} does not exist`);
+  if (parts.length === 3 && method === "POST" && parts[2] === "posts") {
+    const b = await body(request, countSchema(99_999));
+    if (b instanceof Response) return b;
+    world.setHistoryCount(account, b.count);
+    state.persist();
+    return reply(200, state.describe(account));
   }
-  if (parts[0] === "posts" && parts.length === 2 && method === "GET") {
-    const post = world.postById(parts[1]);
-    if (!post) return problem(404, "not_found", `post ${parts[1]} does not exist`);
-    return reply(200, {
-      id: post.id,
-      account: post.account.id,
-      mediaType: post.mediaType,
-      publishedAt: new Date(post.publishedAt).toISOString(),
-      metrics: postMetrics(world.seed, post, clock.now()),
-    });
+  if (parts.length === 3 && method === "POST" && parts[2] === "publish") {
+    const b = await body(request, publishSchema);
+    if (b instanceof Response) return b;
+    const posts = world.publish(account, b.count, clock.now());
+    state.persist();
+    return reply(201, { ids: posts.map((p) => p.id) });
   }
-  if (parts[0] === "faults") {
-    if (parts.length === 1 && method === "GET") return reply(200, faults.list());
-    if (parts.length === 1 && method === "POST") {
-      const b = await body(request, z.unknown());
-      if (b instanceof Response) return b;
-      try {
-        // Validated by add(), which names the bad field.
-        return reply(201, faults.add(b as FaultSpec));
-      } catch (error) {
-        const issue = error instanceof z.ZodError ? error.issues[0] : undefined;
-        const detail = issue
-          ? `${issue.path.join(".") || "fault"}: ${issue.message}`
-          : String(error);
-        return problem(400, "invalid_fault", detail);
-      }
-    }
-    if (parts.length === 1 && method === "DELETE") return reply(200, { removed: faults.clear() });
-    if (parts.length === 2 && method === "DELETE") {
-      return faults.remove(parts[1])
-        ? reply(200, { removed: 1 })
-        : problem(404, "not_found", `fault ${parts[1]} does not exist`);
+  return undefined;
+}
+
+function postRoutes(state: SimulatorState, request: Request, parts: string[]) {
+  if (parts.length !== 2 || request.method !== "GET") return undefined;
+  const { world, clock } = state;
+  const post = world.postById(parts[1]);
+  if (!post) return problem(404, "not_found", `post ${parts[1]} does not exist`);
+  return reply(200, {
+    id: post.id,
+    account: post.account.id,
+    mediaType: post.mediaType,
+    publishedAt: new Date(post.publishedAt).toISOString(),
+    metrics: postMetrics(world.seed, post, clock.now()),
+  });
+}
+
+async function faultRoutes(state: SimulatorState, request: Request, parts: string[]) {
+  const { faults } = state;
+  const method = request.method;
+  if (parts.length === 1 && method === "GET") return reply(200, faults.list());
+  if (parts.length === 1 && method === "POST") {
+    const b = await body(request, z.unknown());
+    if (b instanceof Response) return b;
+    try {
+      // Validated by add(), which names the bad field.
+      return reply(201, faults.add(b as FaultSpec));
+    } catch (error) {
+      const issue = error instanceof z.ZodError ? error.issues[0] : undefined;
+      const detail = issue ? `${issue.path.join(".") || "fault"}: ${issue.message}` : String(error);
+      return problem(400, "invalid_fault", detail);
     }
   }
-  return problem(404, "not_found", `${method} ${url.pathname} is not a control route`);
+  if (parts.length === 1 && method === "DELETE") return reply(200, { removed: faults.clear() });
+  if (parts.length === 2 && method === "DELETE") {
+    return faults.remove(parts[1])
+      ? reply(200, { removed: 1 })
+      : problem(404, "not_found", `fault ${parts[1]} does not exist`);
+  }
+  return undefined;
 }
