@@ -3,7 +3,7 @@
  * `http://127.0.0.1:<port>/functions/v1/<name>`, as the hosted Edge Runtime does.
  *
  * Each invocation runs in its own Deno process (invocation.ts, spawned and watched by
- * invocation-process.ts), with only the platform's variables and the function secrets in its
+ * invocation-process.ts; forward.ts passes it the request), with only the platform's variables and the function secrets in its
  * environment. The host enforces the platform's
  * per-invocation limits by killing that process, background work registered with
  * `EdgeRuntime.waitUntil` included: wall clock, CPU time and memory. CPU and memory are those
@@ -22,6 +22,7 @@ import {
   type FunctionSettings,
   readFunctionSettings,
 } from "./function-config.ts";
+import { forwardRequest, platformError } from "./forward.ts";
 import { Invocation, type InvocationLimits } from "./invocation-process.ts";
 import { verifyJwt } from "./jwt.ts";
 import { dirname, join } from "node:path";
@@ -46,77 +47,48 @@ export interface HostHandle {
   close(): Promise<void>;
 }
 
-const json = (status: number, body: unknown) =>
-  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
-
-/** The platform's answer for an invocation that ended without answering. */
-function failure(invocation: Invocation, status: number, code: string, message: string) {
-  if (invocation.hitLimit) {
-    return json(546, {
-      code: "WORKER_LIMIT",
-      message: "Function failed due to not having enough compute resources (please check logs)",
-    });
-  }
-  return json(status, { code, message });
-}
-
-export function startFunctionsHost(options: HostOptions): HostHandle {
-  const log = options.log ?? ((line: string) => console.log(line));
+/** Every function's settings; a folder earlier in `functionsDirs` wins. */
+function readAllSettings(functionsDirs: string[]): Map<string, FunctionSettings> {
   const settings = new Map<string, FunctionSettings>();
-  for (const dir of [...options.functionsDirs].reverse()) {
+  for (const dir of [...functionsDirs].reverse()) {
     for (const [name, value] of readFunctionSettings(join(dirname(dir), "config.toml"))) {
       settings.set(name, value);
     }
   }
-  const active = new Set<Invocation>();
+  return settings;
+}
 
-  const invoke = async (name: string, entry: string, request: Request, path: string) => {
-    const invocation = new Invocation(name, entry, options, log);
-    active.add(invocation);
-    invocation.exited.finally(() => active.delete(invocation));
-    log(`[${name} ${invocation.id}] ${request.method} ${path}`);
-    let port: number;
-    try {
-      port = await Promise.race([
-        invocation.ready,
-        invocation.exited.then(() => Promise.reject(new Error("exited"))),
-      ]);
-    } catch {
-      await invocation.exited;
-      return failure(invocation, 503, "BOOT_ERROR", "Function failed to start (please check logs)");
+interface Target {
+  name: string;
+  entry: string;
+}
+
+/** The gateway's checks, as on the platform: a function path, a function, then its JWT. */
+async function gateway(
+  request: Request,
+  url: URL,
+  options: HostOptions,
+  settings: Map<string, FunctionSettings>,
+): Promise<Target | Response> {
+  const match = /^\/functions\/v1\/([^/]+)(\/.*)?$/.exec(url.pathname);
+  if (!match) return platformError(404, "NOT_FOUND", "Requested path was not found");
+  const name = match[1];
+  const entry = findFunctionEntry(options.functionsDirs, name);
+  if (!entry) return platformError(404, "NOT_FOUND", "Requested function was not found");
+  const verify = settings.get(name)?.verifyJwt ?? true;
+  if (verify && request.method !== "OPTIONS") {
+    const token = /^Bearer (.+)$/.exec(request.headers.get("authorization") ?? "")?.[1];
+    if (!token || !(await verifyJwt(token, options.jwtSecret))) {
+      return platformError(401, "UNAUTHORIZED_INVALID_JWT_FORMAT", "Invalid JWT");
     }
-    const target = new URL(request.url);
-    const forwarded = new URL(path + target.search, `http://127.0.0.1:${port}`);
-    try {
-      const answer = await Promise.race([
-        fetch(forwarded, {
-          method: request.method,
-          headers: request.headers,
-          body: request.body,
-          redirect: "manual",
-        }),
-        invocation.exited.then(() => Promise.reject(new Error("worker ended"))),
-      ]);
-      // Buffer the body so the process is only let go once the caller has all of it.
-      const body = await answer.arrayBuffer();
-      invocation.markAnswered();
-      // 204 (a CORS preflight), 205 and 304 may carry no body, not even an empty one.
-      const nullBody = [204, 205, 304].includes(answer.status);
-      return new Response(nullBody ? null : body, {
-        status: answer.status,
-        headers: answer.headers,
-      });
-    } catch {
-      invocation.kill("EarlyExit");
-      await invocation.exited;
-      return failure(
-        invocation,
-        500,
-        "WORKER_ERROR",
-        "Function exited due to an error (please check logs)",
-      );
-    }
-  };
+  }
+  return { name, entry };
+}
+
+export function startFunctionsHost(options: HostOptions): HostHandle {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const settings = readAllSettings(options.functionsDirs);
+  const active = new Set<Invocation>();
 
   const server = Deno.serve({
     hostname: "127.0.0.1",
@@ -124,21 +96,13 @@ export function startFunctionsHost(options: HostOptions): HostHandle {
     onListen: () => {},
   }, async (request) => {
     const url = new URL(request.url);
-    const match = /^\/functions\/v1\/([^/]+)(\/.*)?$/.exec(url.pathname);
-    if (!match) return json(404, { code: "NOT_FOUND", message: "Requested path was not found" });
-    const name = match[1];
-    const entry = findFunctionEntry(options.functionsDirs, name);
-    if (!entry) {
-      return json(404, { code: "NOT_FOUND", message: "Requested function was not found" });
-    }
-    const verify = settings.get(name)?.verifyJwt ?? true;
-    if (verify && request.method !== "OPTIONS") {
-      const token = /^Bearer (.+)$/.exec(request.headers.get("authorization") ?? "")?.[1];
-      if (!token || !(await verifyJwt(token, options.jwtSecret))) {
-        return json(401, { code: "UNAUTHORIZED_INVALID_JWT_FORMAT", message: "Invalid JWT" });
-      }
-    }
-    return invoke(name, entry, request, url.pathname);
+    const target = await gateway(request, url, options, settings);
+    if (target instanceof Response) return target;
+    const invocation = new Invocation(target.name, target.entry, options, log);
+    active.add(invocation);
+    invocation.exited.finally(() => active.delete(invocation));
+    log(`[${target.name} ${invocation.id}] ${request.method} ${url.pathname}`);
+    return forwardRequest(invocation, request, url.pathname);
   });
 
   const port = server.addr.port;
