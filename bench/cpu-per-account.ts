@@ -129,10 +129,12 @@ async function invoke(
   }
 }
 
+type BenchResult = { rows: Record<string, string | number>[]; notes: string[] };
+
 export async function runCpuPerAccountBench(
   stack: StackStatus,
   options: CpuBenchOptions = {},
-): Promise<{ rows: Record<string, string | number>[]; notes: string[] }> {
+): Promise<BenchResult> {
   const n = options.accounts ?? 100;
   const maxRps = options.maxRps ?? 200;
   const stackHost = readHostOptions(dirname(stack.logsDir));
@@ -143,25 +145,10 @@ export async function runCpuPerAccountBench(
     posts: POSTS_PER_ACCOUNT,
     frozenClock: true,
   });
-  const env = {
-    ...stackHost.functionEnv,
-    THREADS_API_BASE_URL: sim.url,
-    THREADS_API_MAX_RPS: String(maxRps),
-    SYNC_TIME_BUDGET_MS: String(WALL_CLOCK_LIMIT_MS - 60_000),
-    SYNC_WALL_CLOCK_LIMIT_MS: String(WALL_CLOCK_LIMIT_MS),
-    // One invocation does the whole run, however much CPU it takes: this measures the cost of
-    // an account, not the hand-offs (the function's own CPU budget would hand off at 1.2 s).
-    SYNC_CPU_BUDGET_MS: "60000",
-    SYNC_MAX_INVOCATIONS: "1",
-  };
+  const env = benchEnv(stackHost.functionEnv, sim.url, maxRps);
   const label = `bench:cpu-per-account:${crypto.randomUUID().slice(0, 8)}`;
   const workspaces: string[] = [];
-  // The cron sync would take these accounts too if a tick fell inside the bench: pause it.
-  const paused = await sql<{ jobid: string }[]>`
-    select jobid::text from cron.job where jobname = 'scheduled-sync' and active`;
-  for (const { jobid } of paused) {
-    await sql`select cron.alter_job(${jobid}::bigint, active => false)`;
-  }
+  const paused = await pauseCronSync(sql);
   try {
     const [{ id: emptyId }] = await sql`
       insert into public.workspaces (name) values (${`${label}:empty`}) returning id`;
@@ -178,51 +165,13 @@ export async function runCpuPerAccountBench(
     sim.resetStats();
     const full = await invoke(env, { workspaceId, wait: true }, options.profileDir);
     const calls = sim.stats().requests;
-    const [{ posts, snapshots }] = await sql`
+    const [written] = await sql<{ posts: number; snapshots: number }[]>`
       select count(distinct p.id)::int as posts, count(m.id)::int as snapshots
       from public.workspace_threads_accounts a
       join public.workspace_threads_posts p on p.workspace_threads_account_id = a.id
       left join public.workspace_threads_post_metrics m on m.workspace_threads_post_id = p.id
       where a.workspace_id = ${workspaceId}`;
-    const perAccount = (full.totalMs - empty.totalMs) / n;
-    const rows = [
-      { invocation: "boot (ready to serve)", "CPU ms": empty.bootMs, "wall s": "" },
-      {
-        invocation: "empty run (0 accounts)",
-        "CPU ms": empty.totalMs,
-        "wall s": (empty.wallMs / 1000).toFixed(1),
-      },
-      {
-        invocation: `${n} accounts x ${POSTS_PER_ACCOUNT} posts`,
-        "CPU ms": full.totalMs,
-        "wall s": (full.wallMs / 1000).toFixed(1),
-      },
-    ];
-    const notes = [
-      `CPU per account = (${full.totalMs} - ${empty.totalMs}) / ${n} = ${
-        perAccount.toFixed(1)
-      } ms (target <= ${TARGET_MS_PER_ACCOUNT} ms: ${
-        perAccount <= TARGET_MS_PER_ACCOUNT ? "met" : "MISSED"
-      }); ${(calls / n).toFixed(1)} API calls per account; ratio to the target ${
-        (perAccount / TARGET_MS_PER_ACCOUNT).toFixed(2)
-      }.`,
-      `N-account run: HTTP ${full.status}, status ${full.body.status}, ${posts} posts and ${snapshots} snapshots written; the empty run answered ${empty.status} (${empty.body.status}).`,
-      `CPU ms by thread, N-account run: ${
-        Object.entries(full.threads).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`)
-          .join(", ")
-      }; empty run: ${
-        Object.entries(empty.threads).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`)
-          .join(", ")
-      }.`,
-      `CPU: user + system time of the invocation's process from /proc/<pid>/stat (10 ms ticks) once its answer is in; simulator in the bench's process (not counted), no latency, THREADS_API_MAX_RPS=${maxRps}. Machine: 2 shared cores; compare numbers from one run.`,
-    ];
-    if (options.profileDir) {
-      notes.push(`CPU profile of the N-account invocation in ${options.profileDir}:`);
-      for (const line of summariseCpuProfile(latestProfile(options.profileDir), 25)) {
-        notes.push(`  ${line}`);
-      }
-    }
-    return { rows, notes };
+    return report({ n, maxRps, empty, full, calls, written, profileDir: options.profileDir });
   } finally {
     for (const id of workspaces) await sql`select public.erase_workspace(${id})`;
     for (const { jobid } of paused) {
@@ -231,6 +180,91 @@ export async function runCpuPerAccountBench(
     await sql.end();
     await sim.close();
   }
+}
+
+/** The stack's function environment, pointed at this bench's simulator, for one whole run. */
+function benchEnv(
+  functionEnv: Record<string, string>,
+  simulatorUrl: string,
+  maxRps: number,
+): Record<string, string> {
+  return {
+    ...functionEnv,
+    THREADS_API_BASE_URL: simulatorUrl,
+    THREADS_API_MAX_RPS: String(maxRps),
+    SYNC_TIME_BUDGET_MS: String(WALL_CLOCK_LIMIT_MS - 60_000),
+    SYNC_WALL_CLOCK_LIMIT_MS: String(WALL_CLOCK_LIMIT_MS),
+    // One invocation does the whole run, however much CPU it takes: this measures the cost of
+    // an account, not the hand-offs (the function's own CPU budget would hand off at 1.2 s).
+    SYNC_CPU_BUDGET_MS: "60000",
+    SYNC_MAX_INVOCATIONS: "1",
+  };
+}
+
+/**
+ * The cron sync would take the bench's accounts too if a tick fell inside the bench: pauses
+ * it and returns the jobs paused (the caller resumes them).
+ */
+async function pauseCronSync(sql: postgres.Sql): Promise<{ jobid: string }[]> {
+  const paused = await sql<{ jobid: string }[]>`
+    select jobid::text from cron.job where jobname = 'scheduled-sync' and active`;
+  for (const { jobid } of paused) {
+    await sql`select cron.alter_job(${jobid}::bigint, active => false)`;
+  }
+  return paused;
+}
+
+interface Measured {
+  n: number;
+  maxRps: number;
+  empty: InvocationCpu;
+  full: InvocationCpu;
+  /** API calls of the N-account run. */
+  calls: number;
+  written: { posts: number; snapshots: number };
+  profileDir?: string;
+}
+
+const byThread = (threads: Record<string, number>) =>
+  Object.entries(threads).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(", ");
+
+/** The table and notes: CPU per account against the target, and what the runs did. */
+function report({ n, maxRps, empty, full, calls, written, profileDir }: Measured): BenchResult {
+  const perAccount = (full.totalMs - empty.totalMs) / n;
+  const rows = [
+    { invocation: "boot (ready to serve)", "CPU ms": empty.bootMs, "wall s": "" },
+    {
+      invocation: "empty run (0 accounts)",
+      "CPU ms": empty.totalMs,
+      "wall s": (empty.wallMs / 1000).toFixed(1),
+    },
+    {
+      invocation: `${n} accounts x ${POSTS_PER_ACCOUNT} posts`,
+      "CPU ms": full.totalMs,
+      "wall s": (full.wallMs / 1000).toFixed(1),
+    },
+  ];
+  const notes = [
+    `CPU per account = (${full.totalMs} - ${empty.totalMs}) / ${n} = ${
+      perAccount.toFixed(1)
+    } ms (target <= ${TARGET_MS_PER_ACCOUNT} ms: ${
+      perAccount <= TARGET_MS_PER_ACCOUNT ? "met" : "MISSED"
+    }); ${(calls / n).toFixed(1)} API calls per account; ratio to the target ${
+      (perAccount / TARGET_MS_PER_ACCOUNT).toFixed(2)
+    }.`,
+    `N-account run: HTTP ${full.status}, status ${full.body.status}, ${written.posts} posts and ${written.snapshots} snapshots written; the empty run answered ${empty.status} (${empty.body.status}).`,
+    `CPU ms by thread, N-account run: ${byThread(full.threads)}; empty run: ${
+      byThread(empty.threads)
+    }.`,
+    `CPU: user + system time of the invocation's process from /proc/<pid>/stat (10 ms ticks) once its answer is in; simulator in the bench's process (not counted), no latency, THREADS_API_MAX_RPS=${maxRps}. Machine: 2 shared cores; compare numbers from one run.`,
+  ];
+  if (profileDir) {
+    notes.push(`CPU profile of the N-account invocation in ${profileDir}:`);
+    for (const line of summariseCpuProfile(latestProfile(profileDir), 25)) {
+      notes.push(`  ${line}`);
+    }
+  }
+  return { rows, notes };
 }
 
 function latestProfile(dir: string): string {
