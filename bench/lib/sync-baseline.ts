@@ -66,6 +66,24 @@ export interface BaselineResult {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+interface BaselineAccount {
+  id: string;
+  threads_user_id: string;
+  username: string;
+  /** The primary token, encrypted. */
+  token: string;
+}
+
+/** What every account's sync shares: one pool, one limiter, one stats counter, one logger. */
+interface Shared {
+  sql: ReturnType<typeof connect>;
+  limiter: RateLimiter;
+  apiStats: ReturnType<typeof createThreadsApiStats>;
+  log: ReturnType<typeof createLogger>;
+  options: BaselineOptions;
+  tokenEncryptionKey: string;
+}
+
 /** Syncs the workspace's accounts the seed design's way. */
 export async function runSeedDesignSync(
   options: BaselineOptions,
@@ -73,11 +91,15 @@ export async function runSeedDesignSync(
 ): Promise<BaselineResult> {
   const batchSize = options.batchSize ?? 5;
   const pauseMs = options.pauseMs ?? 2000;
-  // One connection per account of a batch, as the product's pool has one per worker.
-  const sql = connect(options.dbUrl, { max: batchSize });
-  const limiter = new RateLimiter({ maxRps: options.maxRps });
-  const apiStats = createThreadsApiStats();
-  const log = createLogger({ component: "seed-design-sync" }, () => {});
+  const shared: Shared = {
+    // One connection per account of a batch, as the product's pool has one per worker.
+    sql: connect(options.dbUrl, { max: batchSize }),
+    limiter: new RateLimiter({ maxRps: options.maxRps }),
+    apiStats: createThreadsApiStats(),
+    log: createLogger({ component: "seed-design-sync" }, () => {}),
+    options,
+    tokenEncryptionKey,
+  };
   const result: BaselineResult = {
     accounts: 0,
     completed: 0,
@@ -92,44 +114,8 @@ export async function runSeedDesignSync(
   };
   const started = performance.now();
   try {
-    const accounts = await sql<
-      { id: string; threads_user_id: string; username: string; token: string }[]
-    >`
-      select a.id, a.threads_user_id, a.username, t.access_token_encrypted as token
-      from public.workspace_threads_accounts a
-      join public.workspace_threads_tokens t on t.workspace_threads_account_id = a.id
-        and t.is_primary and t.revoked_at is null
-      where a.workspace_id = ${options.workspaceId}
-      order by a.username`;
+    const accounts = await workspaceAccounts(shared.sql, options.workspaceId);
     result.accounts = accounts.length;
-
-    const syncAccount = async (account: typeof accounts[number]) => {
-      const client = new ThreadsApiClient({
-        baseUrl: options.threadsApiBaseUrl,
-        accessToken: await decrypt(account.token, tokenEncryptionKey, account.id),
-        limiter,
-        stats: apiStats,
-        logger: log,
-      });
-      const ctx: StepContext = {
-        sql,
-        client,
-        account: {
-          id: account.id,
-          workspaceId: options.workspaceId,
-          threadsUserId: account.threads_user_id,
-          username: account.username,
-        },
-        dryRun: false,
-        log,
-        // Strictly one call after another within the account.
-        insightConcurrency: 1,
-      };
-      await syncPostsForAccount(ctx);
-      await syncMetricsForAccount(ctx);
-      await syncAccountInsightsForAccount(ctx);
-    };
-
     for (let i = 0; i < accounts.length; i += batchSize) {
       if (i > 0) {
         await sleep(pauseMs);
@@ -137,7 +123,7 @@ export async function runSeedDesignSync(
       }
       result.batches++;
       const batch = accounts.slice(i, i + batchSize);
-      const outcomes = await Promise.allSettled(batch.map(syncAccount));
+      const outcomes = await Promise.allSettled(batch.map((a) => syncAccount(shared, a)));
       outcomes.forEach((outcome, j) => {
         if (outcome.status === "fulfilled") result.completed++;
         else {
@@ -149,13 +135,53 @@ export async function runSeedDesignSync(
       });
     }
   } finally {
-    await sql.end();
+    await shared.sql.end();
   }
   result.wallMs = Math.round(performance.now() - started);
-  result.apiCalls = apiStats.calls;
-  result.rateLimitErrors = apiStats.rateLimitErrors;
+  result.apiCalls = shared.apiStats.calls;
+  result.rateLimitErrors = shared.apiStats.rateLimitErrors;
   result.peakRssMb = peakRssMb();
   return result;
+}
+
+/** The workspace's accounts with a primary, unrevoked token, by username. */
+function workspaceAccounts(sql: Shared["sql"], workspaceId: string) {
+  return sql<BaselineAccount[]>`
+    select a.id, a.threads_user_id, a.username, t.access_token_encrypted as token
+    from public.workspace_threads_accounts a
+    join public.workspace_threads_tokens t on t.workspace_threads_account_id = a.id
+      and t.is_primary and t.revoked_at is null
+    where a.workspace_id = ${workspaceId}
+    order by a.username`;
+}
+
+/** One account, the seed's way: posts, then each post's insights one by one, then the account's. */
+async function syncAccount(shared: Shared, account: BaselineAccount): Promise<void> {
+  const { sql, limiter, apiStats, log, options } = shared;
+  const client = new ThreadsApiClient({
+    baseUrl: options.threadsApiBaseUrl,
+    accessToken: await decrypt(account.token, shared.tokenEncryptionKey, account.id),
+    limiter,
+    stats: apiStats,
+    logger: log,
+  });
+  const ctx: StepContext = {
+    sql,
+    client,
+    account: {
+      id: account.id,
+      workspaceId: options.workspaceId,
+      threadsUserId: account.threads_user_id,
+      username: account.username,
+    },
+    dryRun: false,
+    log,
+    // Strictly one call after another within the account.
+    insightConcurrency: 1,
+  };
+  await syncPostsForAccount(ctx);
+  await syncMetricsForAccount(ctx);
+  await syncAccountInsightsForAccount(ctx);
 }
 
 /** VmHWM of this process in MB; Deno.memoryUsage().rss (current, not peak) where /proc is absent. */
