@@ -1,5 +1,5 @@
 /**
- * The account endpoints of graph.threads.net in the simulator (threads-api.md §2, §6): the
+ * The account endpoints of graph.threads.net in the simulator: the
  * profile, the publishing limit and the token refresh.
  */
 import { errors, type GraphAnswer } from "./graph-responses.ts";

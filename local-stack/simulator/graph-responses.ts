@@ -1,6 +1,6 @@
 /**
  * Graph-shaped answers: the error body `{"error": {message, type, code, error_subcode,
- * fbtrace_id}}` with the messages real clients report (threads-api.md §7), the timestamp
+ * fbtrace_id}}` with the messages real clients report, the timestamp
  * format `2023-10-17T05:42:03+0000`, and the malformed bodies a proxy or a cut connection
  * produce.
  */

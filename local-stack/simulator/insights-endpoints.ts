@@ -1,5 +1,5 @@
 /**
- * The insights endpoints of graph.threads.net in the simulator (threads-api.md §4-§5): post
+ * The insights endpoints of graph.threads.net in the simulator: post
  * insights (lifetime values) and user insights (per-day views, window totals, followers),
  * with the omit-metrics fault.
  */

@@ -1,5 +1,5 @@
 /**
- * The post endpoints of graph.threads.net in the simulator (threads-api.md §3): one post, and
+ * The post endpoints of graph.threads.net in the simulator: one post, and
  * the posts list (newest first, opaque cursors, `paging.next` only when more remain), with the
  * empty-pages and duplicate-items faults.
  */

@@ -5,7 +5,7 @@
 export const MINUTE = 60_000;
 export const HOUR = 60 * MINUTE;
 export const DAY = 24 * HOUR;
-/** Long-lived tokens last 60 days (threads-api.md §6). */
+/** Long-lived tokens last 60 days. */
 export const TOKEN_LIFETIME_MS = 60 * DAY;
 /** Ids have room for this many posts per kind per account. */
 export const MAX_POSTS = 99_999;

@@ -6,7 +6,7 @@
 import { z } from "zod";
 
 const DAY_MS = 86_400_000;
-/** A long-lived Threads token's lifetime (threads-api.md section 6). */
+/** A long-lived Threads token's lifetime: 60 days from its issue or last refresh. */
 export const LONG_LIVED_TOKEN_MS = 60 * DAY_MS;
 /** An expiry further out than this is a mistake (milliseconds given as seconds, say). */
 const MAX_EXPIRY_MS = 61 * DAY_MS;

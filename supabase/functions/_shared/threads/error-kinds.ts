@@ -3,7 +3,7 @@
  *
  * The Graph `error.code` decides the kind; the HTTP status is only a fallback, because Meta
  * does not document the statuses of graph.threads.net (observed: 400 for OAuth-type errors,
- * 429 or 5xx from some client fixtures; see shared/threads-api.md §7). The kind decides what
+ * 429 or 5xx from some client fixtures, as the simulator reproduces). The kind decides what
  * the caller does: retry (`transient`), wait or defer (`rate_limited`), skip the account until
  * its token is refreshed (`auth_expired`), or record and move on (everything else).
  */

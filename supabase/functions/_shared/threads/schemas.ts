@@ -1,6 +1,6 @@
 /**
- * The shapes of the Threads API answers the sync reads (shared/threads-api.md §2-§7), as zod
- * schemas. Only the fields the sync uses are required; everything Meta documents as optional
+ * The shapes of the Threads API answers the sync reads (profile, posts, post and account
+ * insights, errors, token refresh), as zod schemas. Only the fields the sync uses are required; everything Meta documents as optional
  * or "omitted when…" is optional here, so a valid answer never fails validation.
  *
  * Insights are turned into plain numbers here, keyed by metric name: a metric the API did not
