@@ -16,11 +16,24 @@ import { type RunnerDeps, startRun, workRun } from "./runner.ts";
 import { dryRunSync } from "./dry-run.ts";
 import { edgeRuntime } from "../platform/edge-runtime.ts";
 import { processCpuMs } from "../jobs/invocation-budget.ts";
+import { noWorkReply, type NoWorkWording } from "../jobs/no-work-reply.ts";
 
 export type HandlerDeps = Omit<
   RunnerDeps,
   "invocationId" | "invocationStartedAt" | "invocationCpuAtStart"
 >;
+
+const SYNC_WORDING: NoWorkWording = {
+  skippedEvent: "run_skipped",
+  runName: "scheduled run",
+  lockName: "scheduled",
+  wrongJobType: (runId, jobType) =>
+    errorResponse(
+      409,
+      "wrong_job_type",
+      `runId ${runId} is a ${jobType} run: scheduled-sync continues only scheduled_sync and manual_sync runs`,
+    ),
+};
 
 export function createSyncHandler(deps: HandlerDeps) {
   return async (request: Request): Promise<Response> => {
@@ -42,35 +55,7 @@ export function createSyncHandler(deps: HandlerDeps) {
     try {
       if (body.dryRun) return jsonResponse(200, await dryRunSync(runner, body));
       const start = await startRun(runner, body);
-      switch (start.kind) {
-        case "skipped":
-          runner.log.info("run_skipped", {
-            run_id: start.runId,
-            running_run_id: start.runningRunId,
-          });
-          return jsonResponse(200, {
-            skipped: true,
-            runId: start.runId,
-            reason: "another scheduled run holds the lock",
-            runningRunId: start.runningRunId,
-          });
-        case "finished":
-          return jsonResponse(200, { runId: start.runId, alreadyFinished: true });
-        case "lock_lost":
-          return jsonResponse(200, {
-            skipped: true,
-            runId: start.runId,
-            reason: "the run no longer holds the scheduled lock",
-          });
-        case "wrong_job_type":
-          return errorResponse(
-            409,
-            "wrong_job_type",
-            `runId ${start.runId} is a ${start.jobType} run: scheduled-sync continues only scheduled_sync and manual_sync runs`,
-          );
-        case "unknown_run":
-          return errorResponse(404, "unknown_run", `runId ${start.runId} is not a run`);
-      }
+      if (start.kind !== "work") return noWorkReply(start, SYNC_WORDING, runner.log);
       runner.log.info("run_started", {
         run_id: start.runId,
         job_type: start.jobType,

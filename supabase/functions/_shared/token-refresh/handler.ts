@@ -23,6 +23,7 @@ import type { Config } from "../platform/config.ts";
 import type { Sql } from "../platform/db.ts";
 import { edgeRuntime } from "../platform/edge-runtime.ts";
 import { toSyncLogError } from "../jobs/sync-log-error.ts";
+import { noWorkReply, type NoWorkWording } from "../jobs/no-work-reply.ts";
 import { errorResponse, jsonResponse } from "../platform/http.ts";
 import { parseJsonBody } from "../platform/json-body.ts";
 import type { Logger } from "../platform/log.ts";
@@ -69,6 +70,14 @@ export interface TokenRefreshHandlerDeps {
   fetch?: typeof fetch;
 }
 
+const TOKEN_REFRESH_WORDING: NoWorkWording = {
+  skippedEvent: "token_refresh_skipped",
+  runName: "token refresh run",
+  lockName: "token_refresh",
+  wrongJobType: (runId) =>
+    errorResponse(404, "unknown_run", `runId ${runId} is not a token refresh run`),
+};
+
 export function createTokenRefreshHandler(deps: TokenRefreshHandlerDeps) {
   return async (request: Request): Promise<Response> => {
     const invocationStartedAt = Date.now();
@@ -88,34 +97,7 @@ export function createTokenRefreshHandler(deps: TokenRefreshHandlerDeps) {
     try {
       const start = await startTokenRefreshRun(runner, body, body.runId);
       runId = start.runId;
-      switch (start.kind) {
-        case "skipped":
-          runner.log.info("token_refresh_skipped", {
-            run_id: start.runId,
-            running_run_id: start.runningRunId,
-          });
-          return jsonResponse(200, {
-            skipped: true,
-            runId: start.runId,
-            reason: "another token refresh run holds the lock",
-            runningRunId: start.runningRunId,
-          });
-        case "finished":
-          return jsonResponse(200, { runId: start.runId, alreadyFinished: true });
-        case "lock_lost":
-          return jsonResponse(200, {
-            skipped: true,
-            runId: start.runId,
-            reason: "the run no longer holds the token_refresh lock",
-          });
-        case "wrong_job_type":
-        case "unknown_run":
-          return errorResponse(
-            404,
-            "unknown_run",
-            `runId ${start.runId} is not a token refresh run`,
-          );
-      }
+      if (start.kind !== "work") return noWorkReply(start, TOKEN_REFRESH_WORDING, runner.log);
       runner.log.info("token_refresh_started", { run_id: start.runId, how: start.how });
       const work = workTokenRefreshRun(runner, start.runId)
         .catch((error) => closeCrashedRun(runner, start.runId, error));
