@@ -17,7 +17,7 @@ import { DeadlineReached } from "../jobs/deadline.ts";
 import { type Config, tokenKeys } from "../platform/config.ts";
 import type { Sql } from "../platform/db.ts";
 import { ThreadsApiError, toSyncLogError } from "../threads/errors.ts";
-import { type SyncLogEntry, writeSyncLog } from "../jobs/sync-log.ts";
+import { type SyncLogEntry, syncLogRow, writeSyncLog } from "../jobs/sync-log.ts";
 import type { Logger } from "../platform/log.ts";
 import type { RateLimiter } from "../threads/rate-limiter.ts";
 import {
@@ -78,19 +78,37 @@ export interface AccountResult {
   stepMs: Record<string, number>;
 }
 
-interface AccountRow {
-  id: string;
+/** A claimed account, as claim_run_account_for_sync describes it (one round trip). */
+export interface ClaimedAccount {
+  account_id: string;
   workspace_id: string;
   threads_user_id: string;
   username: string;
   last_synced_at: Date | null;
   token_id: string | null;
   access_token_encrypted: string | null;
-  expires_at: Date | null;
-  rejected_at: Date | null;
+  token_expires_at: Date | null;
+  token_rejected_at: Date | null;
   attempts: number;
   run_started_at: Date;
   calls_24h: number;
+  /** Steps an earlier attempt of this run completed. */
+  steps_done: string[];
+}
+
+/**
+ * Claims the run's next due account with what its sync needs (its row and token, the 24-hour
+ * call count, the steps done before) in one call; undefined when none is claimable now.
+ */
+export async function claimAccount(
+  sql: Sql,
+  runId: string,
+  worker: string,
+  lease: string,
+): Promise<ClaimedAccount | undefined> {
+  const [row] = await sql<ClaimedAccount[]>`
+    select * from public.claim_run_account_for_sync(${runId}, ${worker}, ${lease}::interval)`;
+  return row;
 }
 
 /**
@@ -98,9 +116,7 @@ interface AccountRow {
  * the sum of its steps' calls (sync runs and dry runs alike), which the budget check reads.
  */
 export function callsIn24Hours(sql: Sql) {
-  return sql`(select coalesce(sum((s.metadata ->> 'api_calls')::int), 0)::int
-    from public.sync_logs s
-    where s.workspace_threads_account_id = a.id and s.completed_at > now() - interval '24 hours')`;
+  return sql`public.account_api_calls_24h(a.id)`;
 }
 
 /** Why an account is left alone for its 24-hour call budget, or undefined when it is not. */
@@ -140,21 +156,13 @@ const API_TROUBLE = new Set(["transient", "bad_response", "rate_limited"]);
 export async function syncClaimedAccount(
   deps: AccountSyncDeps,
   runId: string,
-  accountId: string,
+  row: ClaimedAccount,
   worker: string,
 ): Promise<AccountResult> {
   const started = Date.now();
+  const accountId = row.account_id;
   const log = deps.log.child({ account_id: accountId });
-  const [row] = await deps.sql<AccountRow[]>`
-    select a.id, a.workspace_id, a.threads_user_id, a.username, a.last_synced_at,
-      t.id as token_id, t.access_token_encrypted, t.expires_at, t.rejected_at, ra.attempts,
-      j.started_at as run_started_at, ${callsIn24Hours(deps.sql)} as calls_24h
-    from public.sync_run_accounts ra
-    join public.system_job_logs j on j.id = ra.run_id
-    join public.workspace_threads_accounts a on a.id = ra.workspace_threads_account_id
-    left join public.workspace_threads_tokens t on t.workspace_threads_account_id = a.id
-      and t.is_primary and t.revoked_at is null
-    where ra.run_id = ${runId} and ra.workspace_threads_account_id = ${accountId}`;
+  const logs = new StepLogs(deps.sql, runId, accountId, row.attempts);
   const result = (outcome: AccountOutcome, extra: Partial<AccountResult> = {}): AccountResult => ({
     accountId,
     outcome,
@@ -166,8 +174,9 @@ export async function syncClaimedAccount(
   });
   const finish = async (r: AccountResult, retryAt?: Date) => {
     const status = r.outcome === "retry" ? "failed" : r.outcome;
-    await deps.sql`select public.finish_run_account(${runId}, ${accountId}, ${worker}, ${status},
-      ${r.errorCode ?? null}, ${r.errorMessage ?? null}, ${retryAt ?? null})`;
+    await deps.sql`select public.finish_run_account_with_logs(${runId}, ${accountId}, ${worker},
+      ${status}, ${r.errorCode ?? null}, ${r.errorMessage ?? null}, ${retryAt ?? null},
+      ${deps.sql.json(logs.take() as never)})`;
     log.info("account_finished", {
       outcome: r.outcome,
       error_code: r.errorCode,
@@ -184,7 +193,7 @@ export async function syncClaimedAccount(
    * invocation; after MAX_ATTEMPTS such stops (an account no invocation can finish: a very slow
    * API for that user) it ends failed, so it never holds up the run or the runs after it.
    */
-  const finishInterrupted = async (
+  const finishInterrupted = (
     stop: Interruption,
     stepsDone: number,
     base: Partial<AccountResult>,
@@ -197,7 +206,7 @@ export async function syncClaimedAccount(
         `for this account; what was written is kept and the next run goes on from there`
       : `${where} ${stop.error.message}: the next invocation of the run continues it`;
     // The cut-off step's row keeps its API calls (the 24-hour budget and the run's figures).
-    await logStep(deps.sql, runId, accountId, row.attempts, stop.step, stop.startedAt, {
+    logs.add(stop.step, stop.startedAt, {
       status: final ? "failed" : "skipped",
       errorCode: "time_budget",
       errorMessage: message,
@@ -214,13 +223,13 @@ export async function syncClaimedAccount(
   };
 
   if (
-    !row.access_token_encrypted || !row.expires_at || row.expires_at <= new Date() ||
-    row.rejected_at
+    !row.access_token_encrypted || !row.token_expires_at || row.token_expires_at <= new Date() ||
+    row.token_rejected_at
   ) {
     const message = `Account @${row.username} has no usable token (${
-      row.rejected_at ? "rejected by the Threads API" : "missing or expired"
+      row.token_rejected_at ? "rejected by the Threads API" : "missing or expired"
     }): reconnect it (npm run connect-account), or let token-refresh renew it`;
-    await logStep(deps.sql, runId, accountId, row.attempts, "sync_posts", new Date(), {
+    logs.add("sync_posts", new Date(), {
       status: "skipped",
       errorCode: "token_expired",
       errorMessage: message,
@@ -238,7 +247,7 @@ export async function syncClaimedAccount(
     const until = new Date(Date.now() + BUDGET_BACKOFF_MS);
     const message = `${overBudget}: deferred until ${until.toISOString()}`;
     await deps.sql`select public.defer_account_sync(${accountId}, ${until})`;
-    await logStep(deps.sql, runId, accountId, row.attempts, "sync_posts", new Date(), {
+    logs.add("sync_posts", new Date(), {
       status: "skipped",
       errorCode: "api_budget",
       errorMessage: message,
@@ -247,10 +256,10 @@ export async function syncClaimedAccount(
   }
   let token: string;
   try {
-    token = await decrypt(row.access_token_encrypted, tokenKeys(deps.config), row.id);
+    token = await decrypt(row.access_token_encrypted, tokenKeys(deps.config), accountId);
   } catch (error) {
     const { code: errorCode, message } = tokenProblem(error, row.username);
-    await logStep(deps.sql, runId, accountId, row.attempts, "sync_posts", new Date(), {
+    logs.add("sync_posts", new Date(), {
       status: "failed",
       errorCode,
       errorMessage: message,
@@ -274,7 +283,7 @@ export async function syncClaimedAccount(
     sql: deps.sql,
     client,
     account: {
-      id: row.id,
+      id: accountId,
       workspaceId: row.workspace_id,
       threadsUserId: row.threads_user_id,
       username: row.username,
@@ -294,13 +303,7 @@ export async function syncClaimedAccount(
   let interrupted: Interruption | undefined;
   // A later attempt in the same run (after a deadline or a lost worker) goes on from the step
   // it was in: the steps an earlier attempt completed are not done again.
-  const doneBefore = row.attempts > 1
-    ? new Set(
-      (await deps.sql<{ job_type: string }[]>`select distinct job_type from public.sync_logs
-        where run_id = ${runId} and workspace_threads_account_id = ${accountId}
-          and status = 'completed'`).map((r) => r.job_type),
-    )
-    : new Set<string>();
+  const doneBefore = new Set(row.steps_done);
   for (const [step, run] of STEPS) {
     if (doneBefore.has(step)) {
       done++;
@@ -310,7 +313,7 @@ export async function syncClaimedAccount(
     const before = { ...accountStats };
     const figures = () => stepFigures(accountStats, before, stepStarted);
     if (stopper) {
-      await logStep(deps.sql, runId, accountId, row.attempts, step, stepStarted, {
+      logs.add(step, stepStarted, {
         status: "skipped",
         errorCode: stopper.kind,
         errorMessage:
@@ -319,7 +322,7 @@ export async function syncClaimedAccount(
       continue;
     }
     if (deps.breakerOpen?.()) {
-      await logStep(deps.sql, runId, accountId, row.attempts, step, stepStarted, {
+      logs.add(step, stepStarted, {
         status: "skipped",
         errorCode: "api_unavailable",
         errorMessage:
@@ -334,11 +337,13 @@ export async function syncClaimedAccount(
       break;
     }
     try {
+      // The earlier step's row goes first: a retry of the account skips a step by its row.
+      await logs.flush();
       const outcome: StepResult = await run(ctx);
       stepMs[step] = Date.now() - stepStarted.getTime();
       const partialError = outcome.error &&
         toSyncLogError(outcome.error, { step, account: `@${row.username}` });
-      await logStep(deps.sql, runId, accountId, row.attempts, step, stepStarted, {
+      logs.add(step, stepStarted, {
         status: outcome.status,
         items: outcome.items,
         errorCode: partialError?.code,
@@ -360,7 +365,7 @@ export async function syncClaimedAccount(
         break;
       }
       const logged = toSyncLogError(error, { step, account: `@${row.username}` });
-      await logStep(deps.sql, runId, accountId, row.attempts, step, stepStarted, {
+      logs.add(step, stepStarted, {
         status: "failed",
         errorCode: logged.code,
         errorMessage: logged.message,
@@ -434,14 +439,35 @@ function retryTime(
 
 type StepLog = Pick<SyncLogEntry, "status" | "items" | "errorCode" | "errorMessage" | "metadata">;
 
-function logStep(
-  sql: Sql,
-  runId: string,
-  accountId: string,
-  attempt: number,
-  step: SyncLogEntry["jobType"],
-  startedAt: Date,
-  entry: StepLog,
-) {
-  return writeSyncLog(sql, { runId, accountId, jobType: step, attempt, startedAt, ...entry });
+/**
+ * The account's sync_logs rows of this attempt, kept until they can ride on a database call
+ * the account makes anyway: the last ones go with the account's finish
+ * (finish_run_account_with_logs). Only a row a later step must not overtake is written on
+ * its own (flush): a retry of the account skips the steps whose rows say completed.
+ */
+class StepLogs {
+  #pending: SyncLogEntry[] = [];
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly runId: string,
+    private readonly accountId: string,
+    private readonly attempt: number,
+  ) {}
+
+  add(jobType: SyncLogEntry["jobType"], startedAt: Date, entry: StepLog): void {
+    const { runId, accountId, attempt } = this;
+    const completedAt = new Date();
+    this.#pending.push({ runId, accountId, jobType, attempt, startedAt, completedAt, ...entry });
+  }
+
+  /** The rows not written yet, as finish_run_account_with_logs reads them (forgotten here). */
+  take() {
+    return this.#pending.splice(0).map(syncLogRow);
+  }
+
+  /** Writes the rows not written yet now. */
+  async flush(): Promise<void> {
+    for (const entry of this.#pending.splice(0)) await writeSyncLog(this.sql, entry);
+  }
 }

@@ -17,7 +17,7 @@ import type { Sql } from "../platform/db.ts";
 import type { Logger } from "../platform/log.ts";
 import type { RateLimiter } from "../threads/rate-limiter.ts";
 import type { SyncRequest } from "./request.ts";
-import { type AccountResult, syncClaimedAccount } from "./account.ts";
+import { type AccountResult, claimAccount, syncClaimedAccount } from "./account.ts";
 import { createThreadsApiStats } from "../threads-api.ts";
 import { InvocationBudget } from "../jobs/invocation-budget.ts";
 import {
@@ -201,8 +201,7 @@ export async function workRun(
         await sleep(200);
         continue;
       }
-      const [{ account }] = await sql`select public.claim_next_run_account(${runId}, ${worker},
-        ${ttl}::interval) as account`;
+      const account = await claimAccount(sql, runId, worker, ttl);
       if (account) {
         record(
           await syncClaimedAccount(
