@@ -73,6 +73,26 @@ $$;
 COMMENT ON FUNCTION public._500_track_account_sync_state() IS 'Trigger: pauses an account after 10 failed runs in a row, clears pause and deferral on a complete success.';
 
 --
+-- Name: account_api_calls_24h(uuid, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.account_api_calls_24h(p_account_id uuid, p_now timestamp with time zone DEFAULT now()) RETURNS integer
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select coalesce(sum((s.metadata ->> 'api_calls')::int), 0)::int
+  from public.sync_logs s
+  where s.workspace_threads_account_id = p_account_id
+    and s.completed_at > p_now - interval '24 hours';
+$$;
+
+--
+-- Name: FUNCTION account_api_calls_24h(p_account_id uuid, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.account_api_calls_24h(p_account_id uuid, p_now timestamp with time zone) IS 'The account''s Threads API calls in the last 24 hours (sum of sync_logs.metadata.api_calls), for the per-account call budget.';
+
+--
 -- Name: add_sync_run_figures(uuid, jsonb); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -664,6 +684,46 @@ $$;
 --
 
 COMMENT ON FUNCTION public.claim_next_run_account(p_run_id uuid, p_worker text, p_lease interval, p_now timestamp with time zone) IS 'Claims the next due account of a run (pending, or in_progress with an expired lease) with its cross-run account lease, FOR UPDATE SKIP LOCKED; fails an account whose worker was lost 3 times (worker_lost) and skips one that left the run (account_left_run); NULL when nothing is claimable now.';
+
+--
+-- Name: claim_run_account_for_sync(uuid, text, interval, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.claim_run_account_for_sync(p_run_id uuid, p_worker text, p_lease interval, p_now timestamp with time zone DEFAULT now()) RETURNS TABLE(account_id uuid, workspace_id uuid, threads_user_id text, username text, last_synced_at timestamp with time zone, token_id uuid, access_token_encrypted text, token_expires_at timestamp with time zone, token_rejected_at timestamp with time zone, attempts integer, run_started_at timestamp with time zone, calls_24h integer, steps_done text[])
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  claimed uuid;
+begin
+  claimed := public.claim_next_run_account(p_run_id, p_worker, p_lease, p_now);
+  if claimed is null then
+    return;
+  end if;
+  return query
+  select a.id, a.workspace_id, a.threads_user_id, a.username, a.last_synced_at,
+    t.id, t.access_token_encrypted, t.expires_at, t.rejected_at, ra.attempts,
+    j.started_at, public.account_api_calls_24h(a.id, p_now),
+    -- Only a later attempt can find steps done (after a deadline or a lost worker).
+    case when ra.attempts > 1 then array(
+      select distinct l.job_type from public.sync_logs l
+      where l.run_id = p_run_id and l.workspace_threads_account_id = a.id
+        and l.status = 'completed')
+    else '{}'::text[] end
+  from public.sync_run_accounts ra
+  join public.system_job_logs j on j.id = ra.run_id
+  join public.workspace_threads_accounts a on a.id = ra.workspace_threads_account_id
+  left join public.workspace_threads_tokens t on t.workspace_threads_account_id = a.id
+    and t.is_primary and t.revoked_at is null
+  where ra.run_id = p_run_id and ra.workspace_threads_account_id = claimed;
+end;
+$$;
+
+--
+-- Name: FUNCTION claim_run_account_for_sync(p_run_id uuid, p_worker text, p_lease interval, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.claim_run_account_for_sync(p_run_id uuid, p_worker text, p_lease interval, p_now timestamp with time zone) IS 'claim_next_run_account plus what the sync needs of the claimed account (row, token, run start, 24-hour calls, steps done in earlier attempts), in one call; no row when nothing is claimable. Raises TS210.';
 
 --
 -- Name: claim_stale_manual_runs(interval, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
@@ -1759,6 +1819,34 @@ $$;
 --
 
 COMMENT ON FUNCTION public.finish_run_account(p_run_id uuid, p_account_id uuid, p_worker text, p_status text, p_error_code text, p_error_message text, p_retry_at timestamp with time zone, p_now timestamp with time zone) IS 'Records an account''s outcome in a run (only by the worker holding it) and releases its account lease; with p_retry_at the account goes back to pending until then. Raises TS213.';
+
+--
+-- Name: finish_run_account_with_logs(uuid, uuid, text, text, text, text, timestamp with time zone, jsonb, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.finish_run_account_with_logs(p_run_id uuid, p_account_id uuid, p_worker text, p_status text, p_error_code text, p_error_message text, p_retry_at timestamp with time zone, p_logs jsonb, p_now timestamp with time zone DEFAULT now()) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  insert into public.sync_logs (run_id, workspace_threads_account_id, job_type, status,
+    attempt, started_at, completed_at, items_processed, error_code, error_message, metadata)
+  select p_run_id, p_account_id, l.job_type, l.status, coalesce(l.attempt, 1), l.started_at,
+    coalesce(l.completed_at, p_now), coalesce(l.items_processed, 0), l.error_code,
+    l.error_message, coalesce(l.metadata, '{}'::jsonb)
+  from jsonb_to_recordset(coalesce(p_logs, '[]'::jsonb)) as l (job_type text, status text,
+    attempt integer, started_at timestamptz, completed_at timestamptz, items_processed integer,
+    error_code text, error_message text, metadata jsonb);
+  return public.finish_run_account(p_run_id, p_account_id, p_worker, p_status, p_error_code,
+    p_error_message, p_retry_at, p_now);
+end;
+$$;
+
+--
+-- Name: FUNCTION finish_run_account_with_logs(p_run_id uuid, p_account_id uuid, p_worker text, p_status text, p_error_code text, p_error_message text, p_retry_at timestamp with time zone, p_logs jsonb, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.finish_run_account_with_logs(p_run_id uuid, p_account_id uuid, p_worker text, p_status text, p_error_code text, p_error_message text, p_retry_at timestamp with time zone, p_logs jsonb, p_now timestamp with time zone) IS 'Writes the account''s pending sync_logs rows and records its outcome (finish_run_account) in one call. Raises TS213.';
 
 --
 -- Name: finish_sync_run(uuid, text, text, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
@@ -4633,6 +4721,12 @@ GRANT USAGE ON SCHEMA public TO service_role;
 REVOKE ALL ON FUNCTION public._500_track_account_sync_state() FROM PUBLIC;
 
 --
+-- Name: FUNCTION account_api_calls_24h(p_account_id uuid, p_now timestamp with time zone); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.account_api_calls_24h(p_account_id uuid, p_now timestamp with time zone) FROM PUBLIC;
+
+--
 -- Name: FUNCTION add_sync_run_figures(p_run_id uuid, p_figures jsonb); Type: ACL; Schema: public; Owner: -
 --
 
@@ -4703,6 +4797,12 @@ REVOKE ALL ON FUNCTION public.claim_job_lock(p_job_name text, p_holder text, p_t
 --
 
 REVOKE ALL ON FUNCTION public.claim_next_run_account(p_run_id uuid, p_worker text, p_lease interval, p_now timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION claim_run_account_for_sync(p_run_id uuid, p_worker text, p_lease interval, p_now timestamp with time zone); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.claim_run_account_for_sync(p_run_id uuid, p_worker text, p_lease interval, p_now timestamp with time zone) FROM PUBLIC;
 
 --
 -- Name: FUNCTION claim_stale_manual_runs(p_stale_after interval, p_now timestamp with time zone); Type: ACL; Schema: public; Owner: -
@@ -4817,6 +4917,12 @@ REVOKE ALL ON FUNCTION public.finish_dry_run(p_run_id uuid, p_not_attempted inte
 --
 
 REVOKE ALL ON FUNCTION public.finish_run_account(p_run_id uuid, p_account_id uuid, p_worker text, p_status text, p_error_code text, p_error_message text, p_retry_at timestamp with time zone, p_now timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION finish_run_account_with_logs(p_run_id uuid, p_account_id uuid, p_worker text, p_status text, p_error_code text, p_error_message text, p_retry_at timestamp with time zone, p_logs jsonb, p_now timestamp with time zone); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.finish_run_account_with_logs(p_run_id uuid, p_account_id uuid, p_worker text, p_status text, p_error_code text, p_error_message text, p_retry_at timestamp with time zone, p_logs jsonb, p_now timestamp with time zone) FROM PUBLIC;
 
 --
 -- Name: FUNCTION finish_sync_run(p_run_id uuid, p_error_code text, p_error_message text, p_now timestamp with time zone); Type: ACL; Schema: public; Owner: -

@@ -16,9 +16,11 @@ import { DeadlineReached, deadlineSignal } from "../jobs/deadline.ts";
 import { toSyncLogError } from "../jobs/sync-log-error.ts";
 import type { RunnerDeps } from "./runner.ts";
 import { DRY_RUN_DEFAULT_ACCOUNTS, type SyncRequest } from "./request.ts";
-import { callBudgetSpent, callsIn24Hours, STEPS, tokenProblem } from "./account.ts";
+import { callBudgetSpent, callsIn24Hours, tokenProblem } from "./account-checks.ts";
+import { STEPS } from "./account-steps.ts";
 import { writeSyncLog } from "../jobs/sync-log.ts";
-import { createThreadsApiStats, ThreadsApiClient } from "../threads-api.ts";
+import { createThreadsApiStats, ThreadsApiClient, type ThreadsApiStats } from "../threads-api.ts";
+import type { StepContext } from "../sync.ts";
 
 interface Candidate {
   id: string;
@@ -136,29 +138,7 @@ async function dryRunAccount(
     return { ...base, status: "failed", error: tokenProblem(error, account.username) };
   }
   const stats = createThreadsApiStats();
-  const log = deps.log.child({ account_id: account.id });
-  const ctx = {
-    sql: deps.sql,
-    client: new ThreadsApiClient({
-      baseUrl: deps.config.THREADS_API_BASE_URL,
-      accessToken: token,
-      limiter: deps.limiter,
-      stats,
-      logger: log,
-      fetch: deps.fetch,
-      signal,
-    }),
-    account: {
-      id: account.id,
-      workspaceId: account.workspace_id,
-      threadsUserId: account.threads_user_id,
-      username: account.username,
-    },
-    dryRun: true,
-    log,
-    insightConcurrency: 8,
-    signal,
-  };
+  const ctx = dryRunContext(deps, account, token, stats, signal);
   const steps: Record<string, unknown> = {};
   let completed = 0;
   let error: { code: string; message: string } | undefined;
@@ -195,5 +175,38 @@ async function dryRunAccount(
       code: "internal_error",
       message: `[account ${who}] Cannot finish the dry run of the account: a step did not complete`,
     },
+  };
+}
+
+/** The steps' context for a dry run of `account`: its own client, nothing written. */
+function dryRunContext(
+  deps: RunnerDeps,
+  account: Candidate,
+  token: string,
+  stats: ThreadsApiStats,
+  signal: AbortSignal,
+): StepContext {
+  const log = deps.log.child({ account_id: account.id });
+  return {
+    sql: deps.sql,
+    client: new ThreadsApiClient({
+      baseUrl: deps.config.THREADS_API_BASE_URL,
+      accessToken: token,
+      limiter: deps.limiter,
+      stats,
+      logger: log,
+      fetch: deps.fetch,
+      signal,
+    }),
+    account: {
+      id: account.id,
+      workspaceId: account.workspace_id,
+      threadsUserId: account.threads_user_id,
+      username: account.username,
+    },
+    dryRun: true,
+    log,
+    insightConcurrency: 8,
+    signal,
   };
 }

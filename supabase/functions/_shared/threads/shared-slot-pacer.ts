@@ -77,7 +77,7 @@ export class SharedSlotPacer implements Pacer {
       this.#ctx.release(queue.shift()!, now);
     }
     if (queue.length === 0) return;
-    if (queue.length > held.length && !this.#claiming && now >= pausedUntil) this.#claim(now);
+    if (this.#shortOfSlots(now) && !this.#claiming && now >= pausedUntil) this.#claim(now);
     // The next slot, or the last of the slots within maxBatchWaitMs of it that callers wait
     // for (one wake-up then lets them all go, never before their time), or the pause's end
     // (held slots are never inside a pause).
@@ -92,10 +92,31 @@ export class SharedSlotPacer implements Pacer {
     }
   };
 
+  /** The claim's rate (RATE_SHARE of the rate in force) and its most slots (CLAIM_AHEAD_MS). */
+  #claimSize(now: number) {
+    const rps = Math.round(this.#ctx.rateAt(now) * RATE_SHARE * 1000) / 1000;
+    return { rps, batch: Math.max(1, Math.ceil(rps * CLAIM_AHEAD_MS / 1000)) };
+  }
+
+  /**
+   * Whether to claim: when no slot is held, or when the callers waiting outnumber the slots
+   * held by half of what one claim can take. Callers whose answers come back quickly queue
+   * again as fast as slots are used, so claiming at every shortfall cost a claim (a database
+   * round trip, the invocation's CPU) per slot or two; with the slack, a busy queue costs one
+   * per several slots. The slots held never outnumber the callers waiting: holding more would
+   * push every invocation's next slots later.
+   */
+  #shortOfSlots(now: number): boolean {
+    const queued = this.#ctx.queue.length;
+    const short = queued - this.#held.length;
+    if (short <= 0) return false;
+    if (this.#held.length === 0) return true;
+    return short >= Math.min(this.#claimSize(now).batch, queued) / 2;
+  }
+
   /** Claims enough slots for the callers waiting, at most CLAIM_AHEAD_MS of the rate. */
   #claim(now: number): void {
-    const rps = Math.round(this.#ctx.rateAt(now) * RATE_SHARE * 1000) / 1000;
-    const batch = Math.max(1, Math.ceil(rps * CLAIM_AHEAD_MS / 1000));
+    const { rps, batch } = this.#claimSize(now);
     const count = Math.min(batch, this.#ctx.queue.length - this.#held.length);
     this.#claiming = true;
     this.#counts.slotClaims++;
