@@ -92,31 +92,26 @@ export class SharedSlotPacer implements Pacer {
     }
   };
 
-  /** The claim's rate (RATE_SHARE of the rate in force) and its most slots (CLAIM_AHEAD_MS). */
-  #claimSize(now: number) {
-    const rps = Math.round(this.#ctx.rateAt(now) * RATE_SHARE * 1000) / 1000;
-    return { rps, batch: Math.max(1, Math.ceil(rps * CLAIM_AHEAD_MS / 1000)) };
-  }
-
   /**
-   * Whether to claim: when no slot is held, or when the callers waiting outnumber the slots
-   * held by half of what one claim can take. Callers whose answers come back quickly queue
-   * again as fast as slots are used, so claiming at every shortfall cost a claim (a database
-   * round trip, the invocation's CPU) per slot or two; with the slack, a busy queue costs one
-   * per several slots. The slots held never outnumber the callers waiting: holding more would
-   * push every invocation's next slots later.
+   * Whether to claim: when callers wait beyond the slots held and either no slot is held or the
+   * last one held is less than half a claim ahead. Claiming at every shortfall cost a claim (a
+   * database round trip, the invocation's CPU) per slot or two, as callers whose answers come
+   * back quickly queue again as fast as slots are used; waiting until the held slots run out
+   * instead left gaps in the app's schedule (measured: W200 1.08-1.11x its bound against
+   * 1.07x). Half a claim ahead keeps the schedule full and claims several slots at a time. The
+   * slots held never outnumber the callers waiting: holding more would push every invocation's
+   * next slots later.
    */
   #shortOfSlots(now: number): boolean {
-    const queued = this.#ctx.queue.length;
-    const short = queued - this.#held.length;
-    if (short <= 0) return false;
-    if (this.#held.length === 0) return true;
-    return short >= Math.min(this.#claimSize(now).batch, queued) / 2;
+    const held = this.#held;
+    if (this.#ctx.queue.length <= held.length) return false;
+    return held.length === 0 || held[held.length - 1] < now + CLAIM_AHEAD_MS / 2;
   }
 
   /** Claims enough slots for the callers waiting, at most CLAIM_AHEAD_MS of the rate. */
   #claim(now: number): void {
-    const { rps, batch } = this.#claimSize(now);
+    const rps = Math.round(this.#ctx.rateAt(now) * RATE_SHARE * 1000) / 1000;
+    const batch = Math.max(1, Math.ceil(rps * CLAIM_AHEAD_MS / 1000));
     const count = Math.min(batch, this.#ctx.queue.length - this.#held.length);
     this.#claiming = true;
     this.#counts.slotClaims++;
