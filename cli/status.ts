@@ -1,6 +1,7 @@
 /**
- * `npm run status`: the recent sync runs and the accounts that need attention, read-only from
- * the console views, against the local stack or any database (`--db-url`, DATABASE_URL).
+ * `npm run status`: freshness first, then the recent sync runs and the accounts that need
+ * attention, read-only from the console views, against the local stack or any database
+ * (`--db-url`, DATABASE_URL).
  * Run with --help for the options.
  */
 import {
@@ -21,10 +22,12 @@ import { connectDb, describeDbError, localStack, redactUrl } from "./lib/target.
 
 export const STATUS_USAGE = `Usage: npm run status -- [options]
 
-The recent sync runs and the accounts that need attention, read-only from the console views:
-runs from sync_run_overview; each account's state (failing, paused, rate limited, never
+Freshness first (sync_freshness: the share of active accounts with a complete sync within the
+target), then the recent sync runs and the accounts that need attention, read-only from the
+console views: runs from sync_run_overview; each account's state (failing, paused, rate limited, never
 synced, token rejected) from account_sync_state and its token (expiring soon, expired,
-rejected, missing) from account_token_health; stale: no complete success in 30 minutes.
+rejected, missing) from account_token_health; stale: not fresh (no complete sync within the
+freshness target, 30 minutes unless monitoring_settings says otherwise).
 
 Options:
   --limit N           runs to show (default 10)

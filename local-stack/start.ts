@@ -8,6 +8,7 @@
  * connect real accounts first.
  */
 import postgres from "postgres";
+import { renderTable } from "../cli/lib/table.ts";
 import { stackConfigFromEnv } from "./stack/config.ts";
 import { down, type StackStatus, up } from "./stack/stack.ts";
 import { connectAccounts, simulatorAccounts } from "./stack/demo-accounts.ts";
@@ -72,18 +73,16 @@ async function printSummary(sql: postgres.Sql, runId: string) {
     from public.sync_run_accounts ra
     join public.workspace_threads_accounts a on a.id = ra.workspace_threads_account_id
     where ra.run_id = ${runId} order by a.username`;
-  const table = [
-    ["account", "status", "posts", "followers", "error"],
-    ...rows.map((r) => [
-      `@${r.username}`,
-      r.status,
-      String(r.posts),
-      String(r.followers ?? "-"),
-      r.error,
-    ]),
-  ];
-  const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
-  for (const row of table) console.log("  " + row.map((c, i) => c.padEnd(widths[i])).join("  "));
+  console.log(renderTable(
+    [
+      { header: "account" },
+      { header: "status" },
+      { header: "posts", align: "right" },
+      { header: "followers", align: "right" },
+      { header: "error" },
+    ],
+    rows.map((r) => [`@${r.username}`, r.status, r.posts, r.followers ?? "-", r.error]),
+  ));
 }
 
 const config = stackConfigFromEnv();

@@ -19,6 +19,7 @@ import postgres from "postgres";
 import { stackConfigFromEnv } from "./stack/config.ts";
 import { down, up, wipe } from "./stack/stack.ts";
 import { PROJECT_ROOT } from "./stack/config.ts";
+import { stripAnsi } from "../cli/lib/colors.ts";
 import { type Tally, tallyJUnit, testModules } from "./test-tally.ts";
 
 export const TEST_STACK_ENV: Record<string, string> = {
@@ -70,9 +71,6 @@ async function runAndCapture(cmd: string, args: string[], env: Record<string, st
   ]);
   return { code: status.code, text };
 }
-
-// deno-lint-ignore no-control-regex
-const stripAnsi = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, "");
 
 /** pgTAP through pg_prove; counts every `ok`/`not ok` line of the verbose TAP stream. */
 async function runPgTap(dbUrl: string): Promise<Tally> {

@@ -1,6 +1,6 @@
 /**
- * `npm run status` as text: a header, the recent runs and the accounts that need attention,
- * as aligned tables (coloured on a terminal).
+ * `npm run status` as text: the freshness line, a header, the recent runs and the accounts that
+ * need attention, as aligned tables (coloured on a terminal).
  */
 import { type Palette, statusColor } from "../lib/colors.ts";
 import { type Cell, renderTable } from "../lib/table.ts";

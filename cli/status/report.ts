@@ -1,20 +1,18 @@
 /**
  * What `npm run status` shows, read from the console views in one read-only transaction: the
- * recent runs (sync_run_overview) and the active accounts that need attention.
+ * freshness objective (sync_freshness), the recent runs (sync_run_overview) and the active
+ * accounts that need attention.
  *
  * An account's health is the database's, not this command's: its sync state and detail are
  * account_sync_state's (never_synced, rate_limited, token_rejected, failing, paused), its
- * token's status account_token_health's (expiring_soon, expired, rejected, missing). The one
- * judgement of the command's own is staleness: no complete success for more than
- * STALE_MINUTES (the views' minutes_since_last_success). An account needs attention when its
- * state is not healthy, its token not ok, or it is stale.
+ * token's status account_token_health's (expiring_soon, expired, rejected, missing), and it
+ * is stale when it is not fresh by the freshness objective (no complete sync within
+ * monitoring_settings.sync_freshness_target_minutes, as sync_freshness counts). An account
+ * needs attention when its state is not healthy, its token not ok, or it is stale.
  * With a workspace, only its accounts and the runs that synced any of them (a run's counts
  * stay the whole run's).
  */
 import type postgres from "postgres";
-
-/** Two missed 15-minute runs: one late run is not yet a problem, two are. */
-export const STALE_MINUTES = 30;
 
 export interface RunRow {
   id: string;
@@ -140,15 +138,16 @@ export async function readStatus(
   const ws = options.workspaceId ?? null;
   return await sql.begin("read only", async (tx) => {
     const [{ now }] = await tx`select now() as now`;
+    const staleMinutes = await readFreshnessTarget(tx);
     return {
       generatedAt: (now as Date).toISOString(),
       freshness: await readFreshness(tx, ws),
       database: options.database,
       workspaceId: ws,
       schedule: await readSchedule(tx),
-      thresholds: { staleMinutes: STALE_MINUTES },
+      thresholds: { staleMinutes },
       runs: await readRuns(tx, options.limit, ws),
-      attention: await readAttention(tx, ws),
+      attention: await readAttention(tx, ws, staleMinutes),
     };
   });
 }
@@ -169,6 +168,15 @@ async function readFreshness(tx: Tx, ws: string | null): Promise<Freshness | nul
     targetMinutes: Number(row.target_minutes),
     minShare: Number(row.alert_freshness_min_share),
   };
+}
+
+/**
+ * Stale is the freshness objective's "not fresh": no complete sync within the target of
+ * monitoring_settings (30 minutes unless changed), the same rule as sync_freshness.
+ */
+async function readFreshnessTarget(tx: Tx): Promise<number> {
+  const [row] = await tx`select sync_freshness_target_minutes from public.monitoring_settings`;
+  return Number(row.sync_freshness_target_minutes);
 }
 
 /** pg_cron's job; absent or unreadable on some projects, and then simply not shown. */
@@ -234,10 +242,15 @@ async function readRuns(tx: Tx, limit: number, ws: string | null): Promise<RunRo
 }
 
 /** The active accounts whose state is not healthy, whose token is not ok, or that are stale. */
-async function readAttention(tx: Tx, ws: string | null): Promise<AttentionRow[]> {
+async function readAttention(
+  tx: Tx,
+  ws: string | null,
+  staleMinutes: number,
+): Promise<AttentionRow[]> {
   const accounts = await tx`
     select s.account_id, s.username, t.workspace_id, s.workspace_name, s.state, s.detail,
       s.consecutive_failures, s.last_success_at, s.minutes_since_last_success,
+      s.last_success_at <= now() - make_interval(mins => ${staleMinutes}) as stale,
       h.last_error_at, h.last_error_step, h.last_error_code, h.last_error_message,
       t.token_status, t.needs_reconnect, t.expires_at, t.days_until_expiry, t.rejected_reason,
       t.last_refresh_error_at, t.last_refresh_error_code, t.last_refresh_error_message
@@ -246,7 +259,7 @@ async function readAttention(tx: Tx, ws: string | null): Promise<AttentionRow[]>
     join public.account_token_health t on t.account_id = s.account_id
     where s.state <> 'inactive'
       and (s.state <> 'healthy' or t.token_status <> 'ok'
-        or s.minutes_since_last_success > ${STALE_MINUTES})
+        or s.last_success_at <= now() - make_interval(mins => ${staleMinutes}))
       and (${ws}::uuid is null or t.workspace_id = ${ws}::uuid)`;
   const rows = accounts.map(attentionRow);
   return rows.sort((x, y) =>
@@ -266,7 +279,7 @@ function attentionRow(a: postgres.Row): AttentionRow {
   if (tokenStatus !== "ok") {
     issues.add(tokenStatus === "rejected" ? "token_rejected" : `token_${tokenStatus}`);
   }
-  if (a.minutes_since_last_success > STALE_MINUTES) issues.add("stale");
+  if (a.stale) issues.add("stale");
   // The last error only matters when it came after the last success.
   const errorIsCurrent = a.last_error_at &&
     (!a.last_success_at || (a.last_error_at as Date) > (a.last_success_at as Date));
