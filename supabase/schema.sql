@@ -876,26 +876,18 @@ begin
   account_states as (
     select s.state, count(*) as accounts from public.account_sync_state s group by s.state
   ),
-  -- account_token_health's token_status, written out: the view also finds each account's
-  -- last token refresh, a walk back through all of the account's step rows (measured: 600 ms
-  -- for 200 accounts with 7 days of history), which a scrape must not pay.
+  -- The token rule's own view (account_token_status, 20261201002900), not
+  -- account_token_health: that view also finds each account's last token refresh, a walk back
+  -- through all of the account's step rows (measured: 600 ms for 200 accounts with 7 days of
+  -- history), which a scrape must not pay.
   token_states as (
-    select case
-        when t.id is null then 'missing'
-        when t.rejected_at is not null then 'rejected'
-        when t.expires_at <= p_now then 'expired'
-        when t.expires_at <= p_now + interval '15 days' then 'expiring_soon'
-        else 'ok'
-      end as token_status,
-      count(*) as accounts
-    from public.workspace_threads_accounts a
-    left join public.workspace_threads_tokens t
-      on t.workspace_threads_account_id = a.id and t.is_primary and t.revoked_at is null
-    where a.is_active
-    group by 1
+    select t.token_status, count(*) as accounts
+    from public.account_token_status t
+    where t.is_active
+    group by t.token_status
   ),
   steps as (
-    -- The call budget's own rule (callsIn24Hours in _shared/account-sync.ts), per account.
+    -- The call budget's sum (account_api_calls_24h, 20261201004000), for every account at once.
     -- public.jsonb_int's test written out: a function with its own search_path is not
     -- inlined, and calling it per row made a scrape 30 times slower (2.1 s for 58,000 rows).
     select s.workspace_threads_account_id as account_id,
@@ -3585,6 +3577,35 @@ CREATE VIEW public.account_sync_state WITH (security_invoker='true') AS
 COMMENT ON VIEW public.account_sync_state IS 'Each account''s sync health: healthy, never_synced, rate_limited (until), token_rejected, failing (N in a row), paused (after 10; un-pause with resume_account_sync), inactive. Staleness counts from the last complete success.';
 
 --
+-- Name: account_token_status; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.account_token_status WITH (security_invoker='true') AS
+ SELECT a.id AS account_id,
+    a.is_active,
+    t.id AS token_id,
+    s.token_status,
+    (a.is_active AND (s.token_status = ANY (ARRAY['expired'::text, 'rejected'::text, 'missing'::text]))) AS needs_reconnect,
+    t.expires_at,
+    t.rejected_at
+   FROM ((public.workspace_threads_accounts a
+     LEFT JOIN public.workspace_threads_tokens t ON (((t.workspace_threads_account_id = a.id) AND t.is_primary AND (t.revoked_at IS NULL))))
+     CROSS JOIN LATERAL ( SELECT
+                CASE
+                    WHEN (t.id IS NULL) THEN 'missing'::text
+                    WHEN (t.rejected_at IS NOT NULL) THEN 'rejected'::text
+                    WHEN (t.expires_at <= now()) THEN 'expired'::text
+                    WHEN (t.expires_at <= (now() + '15 days'::interval)) THEN 'expiring_soon'::text
+                    ELSE 'ok'::text
+                END AS token_status) s);
+
+--
+-- Name: VIEW account_token_status; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON VIEW public.account_token_status IS 'The token health rule, per account: token_status of the primary unrevoked token (ok, expiring_soon within 15 days, expired, rejected, missing) and needs_reconnect (active and expired/rejected/missing). account_token_health and the metrics read it; read account_token_health for the details.';
+
+--
 -- Name: account_token_health; Type: VIEW; Schema: public; Owner: -
 --
 
@@ -3594,14 +3615,8 @@ CREATE VIEW public.account_token_health WITH (security_invoker='true') AS
     a.id AS account_id,
     a.username,
     a.is_active,
-        CASE
-            WHEN (t.id IS NULL) THEN 'missing'::text
-            WHEN (t.rejected_at IS NOT NULL) THEN 'rejected'::text
-            WHEN (t.expires_at <= now()) THEN 'expired'::text
-            WHEN (t.expires_at <= (now() + '15 days'::interval)) THEN 'expiring_soon'::text
-            ELSE 'ok'::text
-        END AS token_status,
-    (a.is_active AND ((t.id IS NULL) OR (t.rejected_at IS NOT NULL) OR (t.expires_at <= now()))) AS needs_reconnect,
+    s.token_status,
+    s.needs_reconnect,
     t.id AS token_id,
     t.obtained_via,
     t.issued_at,
@@ -3613,22 +3628,23 @@ CREATE VIEW public.account_token_health WITH (security_invoker='true') AS
     e.completed_at AS last_refresh_error_at,
     e.error_code AS last_refresh_error_code,
     e.error_message AS last_refresh_error_message
-   FROM ((((public.workspace_threads_accounts a
+   FROM (((((public.account_token_status s
+     JOIN public.workspace_threads_accounts a ON ((a.id = s.account_id)))
      JOIN public.workspaces w ON ((w.id = a.workspace_id)))
-     LEFT JOIN public.workspace_threads_tokens t ON (((t.workspace_threads_account_id = a.id) AND t.is_primary AND (t.revoked_at IS NULL))))
-     LEFT JOIN LATERAL ( SELECT s.completed_at
-           FROM public.sync_logs s
-          WHERE ((s.workspace_threads_account_id = a.id) AND (s.job_type = 'token_refresh'::text) AND (s.status = 'completed'::text))
-          ORDER BY s.completed_at DESC
+     LEFT JOIN public.workspace_threads_tokens t ON ((t.id = s.token_id)))
+     LEFT JOIN LATERAL ( SELECT l.completed_at
+           FROM public.sync_logs l
+          WHERE ((l.workspace_threads_account_id = a.id) AND (l.job_type = 'token_refresh'::text) AND (l.status = 'completed'::text))
+          ORDER BY l.completed_at DESC
          LIMIT 1) r ON (true))
-     LEFT JOIN LATERAL ( SELECT s.completed_at,
-            s.error_code,
-            s.error_message
-           FROM public.sync_logs s
-          WHERE ((s.workspace_threads_account_id = a.id) AND (s.job_type = 'token_refresh'::text) AND (s.status <> 'completed'::text) AND (s.completed_at > COALESCE(r.completed_at, '-infinity'::timestamp with time zone)))
-          ORDER BY s.completed_at DESC
+     LEFT JOIN LATERAL ( SELECT l.completed_at,
+            l.error_code,
+            l.error_message
+           FROM public.sync_logs l
+          WHERE ((l.workspace_threads_account_id = a.id) AND (l.job_type = 'token_refresh'::text) AND (l.status <> 'completed'::text) AND (l.completed_at > COALESCE(r.completed_at, '-infinity'::timestamp with time zone)))
+          ORDER BY l.completed_at DESC
          LIMIT 1) e ON (true))
-  ORDER BY (a.is_active AND ((t.id IS NULL) OR (t.rejected_at IS NOT NULL) OR (t.expires_at <= now()))) DESC, t.expires_at NULLS FIRST, w.name, a.username;
+  ORDER BY s.needs_reconnect DESC, t.expires_at NULLS FIRST, w.name, a.username;
 
 --
 -- Name: VIEW account_token_health; Type: COMMENT; Schema: public; Owner: -
@@ -5193,6 +5209,12 @@ GRANT SELECT(rejected_reason) ON TABLE public.workspace_threads_tokens TO servic
 --
 
 GRANT ALL ON TABLE public.account_sync_state TO service_role;
+
+--
+-- Name: TABLE account_token_status; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.account_token_status TO service_role;
 
 --
 -- Name: TABLE account_token_health; Type: ACL; Schema: public; Owner: -

@@ -21,7 +21,7 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
-/** A package (`npm:postgres`), a file of ours (`_shared/log.ts`), or V8's own label. */
+/** A package (`npm:postgres`), a file of ours (`supabase/functions/_shared/platform/log.ts`), or V8's own label. */
 function sourceOf(url: string): string {
   if (!url) return "(native / V8)";
   const npm = /node_modules\/\.deno\/([^/]+)\//.exec(url) ?? /registry\.[^/]+\/([^/]+\/[^/]+)\//

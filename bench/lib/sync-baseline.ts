@@ -10,7 +10,7 @@
  * insight concurrency of 1: the same endpoints through the same ThreadsApiClient, behind a
  * RateLimiter at the same ceiling, the same posts asked for, and the same database functions
  * (upsert_posts, record_post_metrics, record_account_insights) over the same connection
- * settings (_shared/db.ts). What it leaves out is the run bookkeeping (system_job_logs, account
+ * settings (_shared/platform/db.ts). What it leaves out is the run bookkeeping (system_job_logs, account
  * claims and leases, sync_logs rows): that only flatters its database time.
  *
  * It runs as a process of its own, so its peak memory is measured as the function's is (the

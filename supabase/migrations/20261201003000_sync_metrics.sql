@@ -37,7 +37,7 @@ create index sync_logs_completed_at_idx on public.sync_logs (completed_at);
  *   threads_sync_last_run_end_timestamp_seconds{job_type} when it ended (Unix seconds)
  *   threads_sync_accounts{state}                         accounts by account_sync_state.state
  *   threads_sync_account_tokens{status}                  active accounts by their primary
- *                                                        token's account_token_health.token_status
+ *                                                        token's account_token_status.token_status
  *   threads_sync_fresh_share                             sync_freshness's overall fresh_share
  *   threads_sync_oldest_complete_sync_age_seconds        ... and oldest_complete_sync_age (both
  *                                                        left out while NULL)
@@ -55,7 +55,8 @@ create index sync_logs_completed_at_idx on public.sync_logs (completed_at);
  *                                                        sync defers the account for an hour)
  *
  * Arguments: p_daily_call_budget is SYNC_ACCOUNT_DAILY_CALL_BUDGET (the function's config);
- * p_now is the end of the windows (tests pass their own).
+ * p_now is the end of the windows (tests pass their own); the views read (account_sync_state,
+ * account_token_status, sync_freshness) judge as of now().
  * Raises: TS251 when p_daily_call_budget is not positive.
  * Who: the metrics Edge Function (postgres) and operators. Security invoker.
  */
@@ -109,26 +110,18 @@ begin
   account_states as (
     select s.state, count(*) as accounts from public.account_sync_state s group by s.state
   ),
-  -- account_token_health's token_status, written out: the view also finds each account's
-  -- last token refresh, a walk back through all of the account's step rows (measured: 600 ms
-  -- for 200 accounts with 7 days of history), which a scrape must not pay.
+  -- The token rule's own view (account_token_status, 20261201002900), not
+  -- account_token_health: that view also finds each account's last token refresh, a walk back
+  -- through all of the account's step rows (measured: 600 ms for 200 accounts with 7 days of
+  -- history), which a scrape must not pay.
   token_states as (
-    select case
-        when t.id is null then 'missing'
-        when t.rejected_at is not null then 'rejected'
-        when t.expires_at <= p_now then 'expired'
-        when t.expires_at <= p_now + interval '15 days' then 'expiring_soon'
-        else 'ok'
-      end as token_status,
-      count(*) as accounts
-    from public.workspace_threads_accounts a
-    left join public.workspace_threads_tokens t
-      on t.workspace_threads_account_id = a.id and t.is_primary and t.revoked_at is null
-    where a.is_active
-    group by 1
+    select t.token_status, count(*) as accounts
+    from public.account_token_status t
+    where t.is_active
+    group by t.token_status
   ),
   steps as (
-    -- The call budget's own rule (callsIn24Hours in _shared/account-sync.ts), per account.
+    -- The call budget's sum (account_api_calls_24h, 20261201004000), for every account at once.
     -- public.jsonb_int's test written out: a function with its own search_path is not
     -- inlined, and calling it per row made a scrape 30 times slower (2.1 s for 58,000 rows).
     select s.workspace_threads_account_id as account_id,

@@ -6,6 +6,7 @@
 import { join, relative } from "node:path";
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { PROJECT_ROOT } from "../../local-stack/stack/config.ts";
+import { ERROR_CODES } from "../../supabase/functions/_shared/jobs/error-codes.ts";
 
 const read = (path: string) => Deno.readTextFileSync(join(PROJECT_ROOT, path));
 const databaseDoc = read("docs/database.md");
@@ -63,18 +64,22 @@ function schemaObjects(): Map<string, string> {
 }
 
 /**
- * The error codes the functions and the SQL write. In TypeScript: the string literals of a
- * `type ...ErrorCode` / `...ErrorKind` union (the Threads API kinds, the token codes), of an
- * `errorCode` property or comparison, and of a `{ code: "...", message }` pair (the shape
- * sync_logs rows and run errors are built from). In SQL: what an `error_code` column is set
- * to, directly or through a `case`.
+ * The error codes the functions and the SQL write. In TypeScript: the one list every writer's
+ * `ErrorCode` type comes from (`_shared/jobs/error-codes.ts`), plus, as a backstop, the string
+ * literals of a `type ...ErrorCode` / `...ErrorKind` union, of an `errorCode` property or
+ * comparison, and of a `{ code: "...", message }` pair. In SQL: what an `error_code` column is
+ * set to, directly or through a `case`.
  */
 export function recordedErrorCodes(): Map<string, string> {
-  const codes = collect(filesUnder("supabase/functions", ".ts"), [
+  const codes = new Map<string, string>(
+    ERROR_CODES.map((code) => [code, "supabase/functions/_shared/jobs/error-codes.ts"]),
+  );
+  const literals = collect(filesUnder("supabase/functions", ".ts"), [
     /\berrorCode\s*(?::|===|!==)\s*"([a-z_]+)"/g,
     /\berror_code\s*(?:=|<>)\s*'([a-z_]+)'/g,
     /\bcode: "([a-z_]+)",\s*message:/g,
   ]);
+  for (const [code, where] of literals) if (!codes.has(code)) codes.set(code, where);
   for (const file of filesUnder("supabase/functions", ".ts")) {
     const text = Deno.readTextFileSync(file);
     for (const [, union] of text.matchAll(/\btype \w*Error(?:Code|Kind) =([^;]+);/g)) {
@@ -133,8 +138,25 @@ Deno.test("every TS SQLSTATE the migrations raise is named in docs/database.md",
 
 Deno.test("every error code the functions record is in the README's troubleshooting tables", () => {
   const codes = recordedErrorCodes();
-  for (const known of ["auth_expired", "worker_lost", "account_left_run", "time_budget"]) {
+  for (
+    const known of [
+      "auth_expired",
+      "worker_lost",
+      "account_left_run",
+      "time_budget",
+      "token_expired",
+    ]
+  ) {
     assert(codes.has(known), `the collector finds ${known}: found ${[...codes.keys()]}`);
   }
   assertEquals(missingFrom(troubleshootingTables(), codes), []);
+});
+
+Deno.test("every error code the functions write is typed ErrorCode, so it is in ERROR_CODES", () => {
+  // A code field typed as a plain string would let a code past the list (and past the check
+  // above): `stop("skipped", "new_code", ...)` must fail to type-check instead.
+  const loose = collect(filesUnder("supabase/functions", ".ts"), [
+    /\b((?:errorCode|error_code|code)\??:\s*string)\b/g,
+  ]);
+  assertEquals([...loose].map(([decl, where]) => `${decl} (${where})`), []);
 });

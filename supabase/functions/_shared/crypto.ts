@@ -27,7 +27,8 @@ const TAG_BYTES = 16;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** What sync_logs.error_code records for a token that cannot be used. */
-export type TokenCryptoErrorCode = "token_unreadable" | "token_mismatch";
+export const TOKEN_CRYPTO_ERROR_CODES = ["token_unreadable", "token_mismatch"] as const;
+export type TokenCryptoErrorCode = (typeof TOKEN_CRYPTO_ERROR_CODES)[number];
 
 export class TokenCryptoError extends Error {
   override name = "TokenCryptoError";

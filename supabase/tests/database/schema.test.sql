@@ -23,7 +23,7 @@ select tables_are('public', array[
   'alert_messages'],
   'public has exactly the contract''s tables');
 select views_are('public', array['sync_run_overview', 'account_sync_health', 'accounts_failing_repeatedly',
-  'account_sync_state', 'account_token_health', 'sync_freshness', 'alert_deliveries'],
+  'account_sync_state', 'account_token_health', 'account_token_status', 'sync_freshness', 'alert_deliveries'],
   'public has the console views');
 
 select is_empty(

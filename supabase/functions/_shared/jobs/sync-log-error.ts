@@ -3,6 +3,7 @@
  * Threads error's kind, `database_timeout` or `internal_error`) and a message that names the
  * step and account and never a token.
  */
+import type { ErrorCode } from "./error-codes.ts";
 import { redact } from "../platform/log.ts";
 import { sqlState } from "../platform/postgres-errors.ts";
 import { ThreadsApiError } from "../threads/errors.ts";
@@ -21,7 +22,7 @@ const DATABASE_TIMEOUTS: Record<string, string> = {
 
 /** A row's `error_code`/`error_message` pair for sync_logs: both always non-empty. */
 export interface SyncLogError {
-  code: string;
+  code: ErrorCode;
   message: string;
 }
 

@@ -2,6 +2,7 @@
  * One sync_logs row: an account's step (or token refresh) in a run. The table's checks make a
  * non-completed row carry a non-empty error code and message.
  */
+import type { ErrorCode } from "./error-codes.ts";
 import type { Sql } from "../platform/db.ts";
 
 export interface SyncLogEntry {
@@ -15,7 +16,7 @@ export interface SyncLogEntry {
   /** When the step ended; when the row is written, unless given (a row written later). */
   completedAt?: Date;
   items?: number;
-  errorCode?: string;
+  errorCode?: ErrorCode;
   errorMessage?: string;
   metadata?: Record<string, unknown>;
 }

@@ -3,6 +3,7 @@
  * synced since the run started, not near its 24-hour call budget, a token that decrypts.
  * An account stopped here is recorded at once (one sync_logs row, its outcome).
  */
+import type { ErrorCode } from "../jobs/error-codes.ts";
 import { decrypt, TokenCryptoError } from "../crypto.ts";
 import { type Config, tokenKeys } from "../platform/config.ts";
 import type { Sql } from "../platform/db.ts";
@@ -65,9 +66,12 @@ export function callBudgetSpent(config: Config, username: string, calls: number)
 }
 
 /** A token that cannot be decrypted, as an error code and a message an operator can act on. */
-export function tokenProblem(error: unknown, username: string): { code: string; message: string } {
+export function tokenProblem(
+  error: unknown,
+  username: string,
+): { code: ErrorCode; message: string } {
   // token_mismatch: a ciphertext of another account (v2 binds each token to its account).
-  const code = error instanceof TokenCryptoError ? error.code : "token_unreadable";
+  const code: ErrorCode = error instanceof TokenCryptoError ? error.code : "token_unreadable";
   const detail = error instanceof TokenCryptoError
     ? error.message
     : "the token cannot be decrypted";
@@ -85,7 +89,7 @@ export async function preCheck(
   attempt: AccountAttempt,
 ): Promise<{ token: string } | { finished: AccountResult }> {
   const { deps, row, log, logs } = attempt;
-  const stop = (status: "skipped" | "failed", code: string, message: string) => {
+  const stop = (status: "skipped" | "failed", code: ErrorCode, message: string) => {
     logs.add("sync_posts", new Date(), { status, errorCode: code, errorMessage: message });
     const r = result(attempt, status, { errorCode: code, errorMessage: message });
     return finishAccount(attempt, r).then((finished) => ({ finished }));

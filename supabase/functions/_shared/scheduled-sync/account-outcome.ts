@@ -4,6 +4,7 @@
  * retried later in the run (a short rate limit, a transient failure), back to the run for the
  * next invocation (the deadline), or partial / failed.
  */
+import type { ErrorCode } from "../jobs/error-codes.ts";
 import type { ThreadsApiError } from "../threads/errors.ts";
 import type { AccountAttempt, AccountOutcome, AccountResult } from "./account.ts";
 import { type Interruption, STEPS, type StepsOutcome } from "./account-steps.ts";
@@ -134,7 +135,7 @@ function finishInterrupted(
 /** When to try the account again in this run, or undefined to leave it to the next run. */
 function retryTime(
   stopper: ThreadsApiError | undefined,
-  code: string | undefined,
+  code: ErrorCode | undefined,
   attempts: number,
 ) {
   if (attempts >= MAX_ATTEMPTS) return undefined;

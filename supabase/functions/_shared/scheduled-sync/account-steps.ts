@@ -5,6 +5,7 @@
  * or once the run's circuit breaker is open; at the invocation's deadline the steps stop and
  * the account goes back to the run (`interrupted`).
  */
+import type { ErrorCode } from "../jobs/error-codes.ts";
 import { DeadlineReached } from "../jobs/deadline.ts";
 import type { SyncLogEntry } from "../jobs/sync-log.ts";
 import { ThreadsApiError } from "../threads/errors.ts";
@@ -42,7 +43,7 @@ export interface StepsOutcome {
   apiStepsDone: number;
   /** The error that stopped the account's later steps. */
   stopper?: ThreadsApiError;
-  firstError?: { code: string; message: string; trouble: boolean };
+  firstError?: { code: ErrorCode; message: string; trouble: boolean };
   interrupted?: Interruption;
   stepMs: Record<string, number>;
   apiCalls: number;

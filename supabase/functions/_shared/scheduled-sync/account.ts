@@ -12,6 +12,7 @@
  *   nothing done                                  failed
  * One account never fails the run: every error ends up in its sync_logs rows.
  */
+import type { ErrorCode } from "../jobs/error-codes.ts";
 import type { Config } from "../platform/config.ts";
 import type { Sql } from "../platform/db.ts";
 import type { Logger } from "../platform/log.ts";
@@ -43,7 +44,7 @@ export interface AccountResult {
   accountId: string;
   outcome: AccountOutcome;
   /** The error that decided a non-completed outcome. */
-  errorCode?: string;
+  errorCode?: ErrorCode;
   errorMessage?: string;
   /**
    * True when no API call for the account succeeded and the failure says the API itself is in

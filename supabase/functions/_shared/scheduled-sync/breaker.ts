@@ -3,6 +3,7 @@
  * app-wide block) the run stops calling the API; the rest of the run is recorded as skipped
  * with the reason, and the next scheduled run probes with one account before going wide.
  */
+import type { ErrorCode } from "../jobs/error-codes.ts";
 import type { Sql } from "../platform/db.ts";
 import type { AccountResult } from "./account.ts";
 
@@ -38,7 +39,7 @@ export class Breaker {
   }
 
   /** The run's error once the breaker opened. */
-  error(): { code: string; message: string } {
+  error(): { code: ErrorCode; message: string } {
     return {
       code: "api_unavailable",
       message:
@@ -63,7 +64,7 @@ export async function previousRunTrippedBreaker(sql: Sql, runId: string): Promis
 export async function finishWhenSettled(
   sql: Sql,
   runId: string,
-  error: { code: string; message: string },
+  error: { code: ErrorCode; message: string },
 ): Promise<string> {
   for (let i = 0; i < 60; i++) {
     const [p] = await sql`select in_progress from public.run_progress(${runId})`;

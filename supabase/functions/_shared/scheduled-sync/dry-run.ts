@@ -10,6 +10,7 @@
  * any sync's; an account already near its budget is skipped, as a run would. One account's
  * problem (an undecryptable token, an API error) is that account's error in the answer.
  */
+import type { ErrorCode } from "../jobs/error-codes.ts";
 import { decrypt } from "../crypto.ts";
 import { tokenKeys } from "../platform/config.ts";
 import { DeadlineReached, deadlineSignal } from "../jobs/deadline.ts";
@@ -39,7 +40,7 @@ interface DryRunAccount {
   status: AccountStatus;
   apiCalls: number;
   steps: Record<string, unknown>;
-  error?: { code: string; message: string };
+  error?: { code: ErrorCode; message: string };
 }
 
 export async function dryRunSync(deps: RunnerDeps, request: SyncRequest) {
@@ -141,7 +142,7 @@ async function dryRunAccount(
   const ctx = dryRunContext(deps, account, token, stats, signal);
   const steps: Record<string, unknown> = {};
   let completed = 0;
-  let error: { code: string; message: string } | undefined;
+  let error: { code: ErrorCode; message: string } | undefined;
   for (const [name, step] of STEPS) {
     if (Date.now() >= deadline) {
       steps[name] = { status: "not_attempted" };
@@ -158,7 +159,7 @@ async function dryRunAccount(
       if (outcome.status === "completed") completed++;
       else if (outcome.error) error ??= toSyncLogError(outcome.error, { step: name, account: who });
     } catch (thrown) {
-      const logged = thrown instanceof DeadlineReached
+      const logged: { code: ErrorCode; message: string } = thrown instanceof DeadlineReached
         ? { code: "time_budget", message: `[step ${name}, account ${who}] ${thrown.message}` }
         : toSyncLogError(thrown, { step: name, account: who });
       steps[name] = { status: "failed", error: logged };

@@ -7,6 +7,7 @@
  * so an invocation killed at any line loses nothing: its accounts' leases expire and the next
  * invocation of the run, or the next trigger, takes them again.
  */
+import type { ErrorCode } from "../jobs/error-codes.ts";
 import type { Config } from "../platform/config.ts";
 import type { Sql } from "../platform/db.ts";
 import type { Logger } from "../platform/log.ts";
@@ -54,7 +55,7 @@ export interface RunSummary {
     unfinished: number;
   };
   invocation: { durationMs: number; cpuMs: number; accountsProcessed: number; apiCalls: number };
-  error?: { code: string; message: string };
+  error?: { code: ErrorCode; message: string };
 }
 
 const ttlOf = (config: Config) => `${config.SYNC_LOCK_TTL_MINUTES} minutes`;

@@ -8,14 +8,17 @@
  * its token is refreshed (`auth_expired`), or record and move on (everything else).
  */
 
-export type ThreadsErrorKind =
-  | "auth_expired"
-  | "permission"
-  | "rate_limited"
-  | "transient"
-  | "not_found"
-  | "bad_response"
-  | "permanent";
+export const THREADS_ERROR_KINDS = [
+  "auth_expired",
+  "permission",
+  "rate_limited",
+  "transient",
+  "not_found",
+  "bad_response",
+  "permanent",
+] as const;
+
+export type ThreadsErrorKind = (typeof THREADS_ERROR_KINDS)[number];
 
 /** Graph codes by kind (Graph error-handling guide; Threads clients parse the same codes). */
 const AUTH_CODES = new Set([190, 102]);

@@ -18,6 +18,7 @@
  * (sync_logs.metadata.re_encrypted says when the old one was under a previous key,
  * previous_format which format it had).
  */
+import type { ErrorCode } from "../jobs/error-codes.ts";
 import { decrypt, encrypt, TokenCryptoError, tokenFormat } from "../crypto.ts";
 import { type SyncLogEntry, writeSyncLog } from "../jobs/sync-log.ts";
 import { type Config, tokenKeys } from "../platform/config.ts";
@@ -61,7 +62,7 @@ export interface AccountRefreshResult {
   accountId: string;
   username: string;
   outcome: AccountRefreshOutcome;
-  errorCode?: string;
+  errorCode?: ErrorCode;
   /** The new token's expiry, when refreshed. */
   expiresAt?: string;
 }
@@ -143,7 +144,9 @@ async function readToken(
     return { ok: { token, reEncrypted } };
   } catch (error) {
     // token_mismatch: the ciphertext is another account's (copied); a reconnect fixes it.
-    const errorCode = error instanceof TokenCryptoError ? error.code : "token_unreadable";
+    const errorCode: ErrorCode = error instanceof TokenCryptoError
+      ? error.code
+      : "token_unreadable";
     const hint = errorCode === "token_unreadable"
       ? ": check TOKEN_ENCRYPTION_KEY and TOKEN_ENCRYPTION_KEYS_PREVIOUS"
       : "";
