@@ -300,7 +300,7 @@ CREATE FUNCTION public.alert_message_body(p_incident public.alert_incidents, p_e
       'opened_at', p_incident.opened_at,
       'resolved_at', p_incident.resolved_at,
       'occurrences', p_incident.occurrences,
-      -- The regular expressions never match a quote or backslash, so the JSON stays valid.
+      -- Redacted as JSON text: a match never spans a quote or backslash (still valid JSON).
       'details', public.redact_alert_text(p_incident.details::text)::jsonb,
       'sent_at', p_now))
   from (select public.redact_alert_text(p_incident.summary) as summary) s,
@@ -2729,7 +2729,7 @@ CREATE FUNCTION public.redact_alert_text(p_text text) RETURNS text
     SET search_path TO ''
     AS $$
   select pg_catalog.regexp_replace(
-    pg_catalog.regexp_replace(p_text, '(access_token=)[^&\s"'']+', '\1[redacted]', 'gi'),
+    pg_catalog.regexp_replace(p_text, '(access_token=)[^&\s"''\\]+', '\1[redacted]', 'gi'),
     '(Bearer\s+)[A-Za-z0-9._~+/=-]+', '\1[redacted]', 'g');
 $$;
 

@@ -114,7 +114,8 @@ revoke all on sequence public.alert_incidents_id_seq, public.alert_messages_id_s
  *
  * The SQL twin of the functions' `redact` (_shared/platform/log.ts): `access_token=...` and
  * `Bearer ...` become `[redacted]`. A second layer: the sync already scrubs what it stores, and
- * this keeps a token out of a webhook body should some stored text have escaped it.
+ * this keeps a token out of a webhook body should some stored text have escaped it. A match
+ * never spans a quote or a backslash, so it may run over JSON text and leave it valid JSON.
  * Who: alert_message_body. Immutable, security invoker.
  */
 create function public.redact_alert_text(p_text text)
@@ -124,7 +125,7 @@ immutable
 set search_path = ''
 as $$
   select pg_catalog.regexp_replace(
-    pg_catalog.regexp_replace(p_text, '(access_token=)[^&\s"'']+', '\1[redacted]', 'gi'),
+    pg_catalog.regexp_replace(p_text, '(access_token=)[^&\s"''\\]+', '\1[redacted]', 'gi'),
     '(Bearer\s+)[A-Za-z0-9._~+/=-]+', '\1[redacted]', 'g');
 $$;
 
@@ -309,7 +310,7 @@ as $$
       'opened_at', p_incident.opened_at,
       'resolved_at', p_incident.resolved_at,
       'occurrences', p_incident.occurrences,
-      -- The regular expressions never match a quote or backslash, so the JSON stays valid.
+      -- Redacted as JSON text: a match never spans a quote or backslash (still valid JSON).
       'details', public.redact_alert_text(p_incident.details::text)::jsonb,
       'sent_at', p_now))
   from (select public.redact_alert_text(p_incident.summary) as summary) s,

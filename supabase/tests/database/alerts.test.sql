@@ -1,7 +1,7 @@
 -- Alerts: incidents opened, counted and resolved from the conditions; one message per incident
 -- and one when it is over; deliveries read back from pg_net's responses and retried.
 begin;
-select plan(42);
+select plan(43);
 set local client_min_messages = warning;
 
 -- A clean slate inside this transaction (rolled back at the end).
@@ -285,6 +285,13 @@ select is(
   'a token quoted in stored text is redacted in the body (Bearer ..., access_token=...)');
 select is((select count(*) from public.alert_messages where body::text like '%EAAGsecret%'), 0::bigint,
   'no message body carries the token');
+select is(
+  public.alert_message_body(row(i.*)::public.alert_incidents, 'opened') -> 'alert' -> 'details' ->> 'reason',
+  'a "quoted" access_token=[redacted]"\ and Bearer [redacted]" stay JSON',
+  'redacting inside the JSON text of the details keeps it valid JSON around quotes and backslashes')
+from (select (jsonb_populate_record(null::public.alert_incidents, jsonb_build_object(
+  'id', 0, 'kind', 'token_rejected', 'subject', 'x', 'summary', 's', 'opened_at', now(),
+  'details', jsonb_build_object('reason', 'a "quoted" access_token=EAAGsecret4"\ and Bearer EAAGsecret5" stay JSON')))).*) i;
 update public.workspace_threads_tokens set rejected_at = now(), rejected_reason = 'Graph code 190'
 where workspace_threads_account_id = 'aaaaaaaa-0000-0000-0000-000000000007';
 select public.alert_tick();
