@@ -120,7 +120,7 @@ COMMENT ON FUNCTION public.add_sync_run_figures(p_run_id uuid, p_figures jsonb) 
 -- Name: alert_conditions(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.alert_conditions(p_now timestamp with time zone DEFAULT now()) RETURNS TABLE(kind text, subject text, hold interval, occurrence_key text, summary text, details jsonb)
+CREATE FUNCTION public.alert_conditions(p_now timestamp with time zone DEFAULT now()) RETURNS TABLE(kind text, subject text, hold interval, clear_after interval, occurrence_key text, summary text, details jsonb)
     LANGUAGE sql STABLE
     SET search_path TO ''
     AS $$
@@ -151,8 +151,54 @@ CREATE FUNCTION public.alert_conditions(p_now timestamp with time zone DEFAULT n
       min(s.sync_freshness_target_minutes) as target_minutes,
       min(s.alert_freshness_min_share) as min_share
     from accounts a cross join settings s
+  ),
+  -- One row per affected account and kind; `what` is the kind's wording for the folded row.
+  account_rows (kind, account_id, hold, occurrence_key, what, summary, details) as (
+    select 'account_paused', a.id, interval '0', a.sync_paused_at::text, 'are paused',
+      format('Account @%s (%s) is paused: %s', a.username, a.workspace_name, a.sync_paused_reason),
+      jsonb_build_object('account_id', a.id, 'username', a.username, 'workspace', a.workspace_name,
+        'paused_at', a.sync_paused_at, 'reason', a.sync_paused_reason)
+    from accounts a where a.sync_paused_at is not null
+    union all
+    select 'token_rejected', a.id, interval '0', a.token_id::text,
+      'had their token rejected by the Threads API, reconnect them',
+      format('Account @%s (%s): the Threads API rejected its token, reconnect it: %s', a.username,
+        a.workspace_name, a.rejected_reason),
+      jsonb_build_object('account_id', a.id, 'username', a.username, 'workspace', a.workspace_name,
+        'rejected_at', a.rejected_at, 'reason', a.rejected_reason)
+    from accounts a where a.rejected_at is not null
+    union all
+    -- rate_limited_until stays set until a complete success (or resume_account_sync) clears it.
+    select 'account_rate_limited', a.id, interval '1 hour', null,
+      'have been rate limited for over an hour',
+      format('Account @%s (%s) has been rate limited for over an hour (deferred until %s)', a.username,
+        a.workspace_name, a.rate_limited_until),
+      jsonb_build_object('account_id', a.id, 'username', a.username, 'workspace', a.workspace_name,
+        'rate_limited_until', a.rate_limited_until, 'last_complete_sync_at', a.last_synced_at)
+    from accounts a where a.rate_limited_until is not null
+    union all
+    select 'token_expiring', a.id, interval '0', a.token_id::text,
+      'have a token expiring within 7 days that has not been renewed',
+      format('Account @%s (%s): its token expires %s and has not been renewed', a.username,
+        a.workspace_name, a.expires_at),
+      jsonb_build_object('account_id', a.id, 'username', a.username, 'workspace', a.workspace_name,
+        'expires_at', a.expires_at)
+    from accounts a
+    where a.rejected_at is null and a.expires_at <= p_now + interval '7 days'
+  ),
+  -- An account with an open incident of its own keeps it; the others are folded when many.
+  classified as (
+    select r.*,
+      exists (select from public.alert_incidents i where i.resolved_at is null
+              and i.kind = r.kind and i.subject = r.account_id::text) as own_incident
+    from account_rows r
+  ),
+  folded_kinds as (
+    select c.kind from classified c where not c.own_incident group by c.kind having count(*) > 3
+    union
+    select i.kind from public.alert_incidents i where i.resolved_at is null and i.subject = 'accounts'
   )
-  select 'run_failed', r.job_type, interval '0', r.id::text,
+  select 'run_failed', r.job_type, interval '0', interval '0', r.id::text,
     case when r.error_code = 'api_unavailable'
       then format('Circuit breaker opened: %s run %s failed: %s', r.job_type, r.id, r.error_message)
       else format('%s run %s failed: %s%s', r.job_type, r.id,
@@ -163,36 +209,28 @@ CREATE FUNCTION public.alert_conditions(p_now timestamp with time zone DEFAULT n
       'circuit_breaker', r.error_code = 'api_unavailable')
   from last_runs r where r.status = 'failed'
   union all
-  select 'account_paused', a.id::text, interval '0', a.sync_paused_at::text,
-    format('Account @%s (%s) is paused: %s', a.username, a.workspace_name, a.sync_paused_reason),
-    jsonb_build_object('account_id', a.id, 'username', a.username, 'workspace', a.workspace_name,
-      'paused_at', a.sync_paused_at, 'reason', a.sync_paused_reason)
-  from accounts a where a.sync_paused_at is not null
+  select c.kind, c.account_id::text, c.hold, interval '0', c.occurrence_key, c.summary, c.details
+  from classified c
+  where c.own_incident or c.kind not in (select f.kind from folded_kinds f)
   union all
-  select 'token_rejected', a.id::text, interval '0', a.token_id::text,
-    format('Account @%s (%s): the Threads API rejected its token, reconnect it: %s', a.username,
-      a.workspace_name, a.rejected_reason),
-    jsonb_build_object('account_id', a.id, 'username', a.username, 'workspace', a.workspace_name,
-      'rejected_at', a.rejected_at, 'reason', a.rejected_reason)
-  from accounts a where a.rejected_at is not null
+  -- The folded row: the first 20 accounts listed, all counted. A repeat is any change in the
+  -- set of accounts (or a new pause or token among them).
+  select c.kind, 'accounts', min(c.hold), interval '0',
+    md5(string_agg(c.account_id::text || ':' || coalesce(c.occurrence_key, ''), ',' order by c.account_id)),
+    format('%s accounts %s: %s%s', count(*), min(c.what),
+      string_agg('@' || (c.details ->> 'username'), ', ' order by c.details ->> 'username')
+        filter (where c.rank <= 5),
+      case when count(*) > 5 then format(' and %s more', count(*) - 5) else '' end),
+    jsonb_build_object('account_count', count(*),
+      'accounts', jsonb_agg(c.details order by c.details ->> 'username') filter (where c.rank <= 20))
+  from (select c.*, row_number() over (partition by c.kind order by c.details ->> 'username') as rank
+        from classified c
+        where not c.own_incident and c.kind in (select f.kind from folded_kinds f)) c
+  group by c.kind
   union all
-  -- rate_limited_until stays set until a complete success (or resume_account_sync) clears it.
-  select 'account_rate_limited', a.id::text, interval '1 hour', null,
-    format('Account @%s (%s) has been rate limited for over an hour (deferred until %s)', a.username,
-      a.workspace_name, a.rate_limited_until),
-    jsonb_build_object('account_id', a.id, 'username', a.username, 'workspace', a.workspace_name,
-      'rate_limited_until', a.rate_limited_until, 'last_complete_sync_at', a.last_synced_at)
-  from accounts a where a.rate_limited_until is not null
-  union all
-  select 'token_expiring', a.id::text, interval '0', a.token_id::text,
-    format('Account @%s (%s): its token expires %s and has not been renewed', a.username,
-      a.workspace_name, a.expires_at),
-    jsonb_build_object('account_id', a.id, 'username', a.username, 'workspace', a.workspace_name,
-      'expires_at', a.expires_at)
-  from accounts a
-  where a.rejected_at is null and a.expires_at <= p_now + interval '7 days'
-  union all
-  select 'freshness_low', 'overall', interval '0', null,
+  -- Hysteresis: a freshness_low message waits 10 minutes of it (a dip shorter than that sends
+  -- nothing), and the incident ends only after 5 minutes without it.
+  select 'freshness_low', 'overall', interval '10 minutes', interval '5 minutes', null,
     format('Freshness %s%% is below %s%%: %s of %s active accounts synced completely within %s minutes',
       round(100 * f.fresh::numeric / f.active, 1), round(100 * f.min_share, 1), f.fresh, f.active,
       f.target_minutes),
@@ -207,7 +245,7 @@ $$;
 -- Name: FUNCTION alert_conditions(p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.alert_conditions(p_now timestamp with time zone) IS 'What is wrong now, one row per (kind, subject): run_failed, account_paused, token_rejected, account_rate_limited (1 hour), token_expiring (7 days), freshness_low. Console: select * from alert_conditions();';
+COMMENT ON FUNCTION public.alert_conditions(p_now timestamp with time zone) IS 'What is wrong now, one row per (kind, subject): run_failed, account_paused, token_rejected, account_rate_limited (1 hour), token_expiring (7 days), freshness_low (10 minutes, ends after 5 minutes above); more than 3 accounts of a kind fold into subject accounts. Console: select * from alert_conditions();';
 
 SET default_tablespace = '';
 
@@ -227,6 +265,7 @@ CREATE TABLE public.alert_incidents (
     last_seen_at timestamp with time zone NOT NULL,
     notify_after timestamp with time zone NOT NULL,
     notified_at timestamp with time zone,
+    clear_after interval DEFAULT '00:00:00'::interval NOT NULL,
     resolved_at timestamp with time zone,
     occurrences integer DEFAULT 1 NOT NULL,
     last_occurrence_key text,
@@ -248,23 +287,29 @@ CREATE FUNCTION public.alert_message_body(p_incident public.alert_incidents, p_e
     LANGUAGE sql STABLE
     SET search_path TO ''
     AS $$
-  select jsonb_build_object('text', t.line, 'content', t.line, 'alert', jsonb_build_object(
-    'event', p_event,
-    'incident_id', p_incident.id,
-    'kind', p_incident.kind,
-    'subject', p_incident.subject,
-    'summary', p_incident.summary,
-    'opened_at', p_incident.opened_at,
-    'resolved_at', p_incident.resolved_at,
-    'occurrences', p_incident.occurrences,
-    'details', p_incident.details,
-    'sent_at', p_now))
-  from (select left(case p_event
+  select jsonb_build_object(
+    'text', replace(replace(replace(t.line, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'),
+    'content', t.line,
+    'allowed_mentions', jsonb_build_object('parse', '[]'::jsonb),
+    'alert', jsonb_build_object(
+      'event', p_event,
+      'incident_id', p_incident.id,
+      'kind', p_incident.kind,
+      'subject', p_incident.subject,
+      'summary', t.summary,
+      'opened_at', p_incident.opened_at,
+      'resolved_at', p_incident.resolved_at,
+      'occurrences', p_incident.occurrences,
+      -- Redacted as JSON text: a match never spans a quote or backslash (still valid JSON).
+      'details', public.redact_alert_text(p_incident.details::text)::jsonb,
+      'sent_at', p_now))
+  from (select public.redact_alert_text(p_incident.summary) as summary) s,
+  lateral (select s.summary, left(case p_event
       when 'resolved' then format('[RESOLVED] Threads Sync: %s is over after %s (%s occurrence%s): %s',
         replace(p_incident.kind, '_', ' '),
         date_trunc('second', p_incident.resolved_at - p_incident.opened_at), p_incident.occurrences,
-        case when p_incident.occurrences = 1 then '' else 's' end, p_incident.summary)
-      else format('[ALERT] Threads Sync: %s', p_incident.summary)
+        case when p_incident.occurrences = 1 then '' else 's' end, s.summary)
+      else format('[ALERT] Threads Sync: %s', s.summary)
     end, 1900) as line) t;
 $$;
 
@@ -272,7 +317,7 @@ $$;
 -- Name: FUNCTION alert_message_body(p_incident public.alert_incidents, p_event text, p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.alert_message_body(p_incident public.alert_incidents, p_event text, p_now timestamp with time zone) IS 'The JSON body of an alert message: text and content (Slack, Discord) plus the structured alert part.';
+COMMENT ON FUNCTION public.alert_message_body(p_incident public.alert_incidents, p_event text, p_now timestamp with time zone) IS 'The JSON body of an alert message: text (Slack, &<> escaped) and content (Discord, allowed_mentions none) plus the structured alert part; free text redacted (redact_alert_text).';
 
 --
 -- Name: alert_tick(timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
@@ -1523,10 +1568,11 @@ begin
   select (count(*) filter (where u.repeat))::integer into n_repeated from updated u;
 
   insert into public.alert_incidents (kind, subject, summary, details, opened_at, last_seen_at,
-    notify_after, last_occurrence_key)
-  select c.kind, c.subject, c.summary, c.details, p_now, p_now, p_now + c.hold, c.occurrence_key
-  from jsonb_to_recordset(conditions)
-    as c(kind text, subject text, hold interval, occurrence_key text, summary text, details jsonb)
+    notify_after, clear_after, last_occurrence_key)
+  select c.kind, c.subject, c.summary, c.details, p_now, p_now, p_now + c.hold, c.clear_after,
+    c.occurrence_key
+  from jsonb_to_recordset(conditions) as c(kind text, subject text, hold interval,
+    clear_after interval, occurrence_key text, summary text, details jsonb)
   where not exists (select from public.alert_incidents i
                     where i.resolved_at is null and i.kind = c.kind and i.subject = c.subject)
   order by c.kind, c.subject;
@@ -1538,6 +1584,8 @@ begin
     where i.resolved_at is null
       and not exists (select from jsonb_to_recordset(conditions) as c(kind text, subject text)
                       where c.kind = i.kind and c.subject = i.subject)
+      -- Hysteresis: gone for clear_after (the first tick when 0).
+      and (i.clear_after = interval '0' or i.last_seen_at <= p_now - i.clear_after)
     returning i.*
   ),
   queued as (
@@ -2665,6 +2713,25 @@ $$;
 COMMENT ON FUNCTION public.record_posts_page(p_account_id uuid, p_posts jsonb, p_synced_at timestamp with time zone, p_history boolean, p_next_cursor text) IS 'Writes one page of posts and the full-history cursor in one transaction.';
 
 --
+-- Name: redact_alert_text(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.redact_alert_text(p_text text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select pg_catalog.regexp_replace(
+    pg_catalog.regexp_replace(p_text, '(access_token=)[^&\s"''\\]+', '\1[redacted]', 'gi'),
+    '(Bearer\s+)[A-Za-z0-9._~+/=-]+', '\1[redacted]', 'g');
+$$;
+
+--
+-- Name: FUNCTION redact_alert_text(p_text text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.redact_alert_text(p_text text) IS 'Redacts access_token=... and Bearer ... in a text (as the functions'' redact does); used for every alert body.';
+
+--
 -- Name: refuse_snapshot_change(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -2752,6 +2819,8 @@ CREATE FUNCTION public.run_housekeeping(p_now timestamp with time zone DEFAULT n
 declare
   cron_retention constant interval := interval '14 days';
   log_retention constant interval := interval '90 days';
+  -- An incident is worth looking back at for a month; the runs (90 days) keep the detail.
+  alert_retention constant interval := interval '30 days';
   stale_closed integer;
   cron_deleted integer;
   result jsonb;
@@ -2775,13 +2844,28 @@ begin
   ),
   deleted_runs as (
     delete from public.system_job_logs j using old_runs o where j.id = o.id returning 1
+  ),
+  old_incidents as (
+    select i.id from public.alert_incidents i where i.resolved_at < p_now - alert_retention
+  ),
+  deleted_messages as (
+    delete from public.alert_messages m
+    where m.incident_id in (select o.id from old_incidents o)
+       or (m.created_at < p_now - alert_retention
+           and (m.delivered_at is not null or m.dropped_at is not null))
+    returning 1
+  ),
+  deleted_incidents as (
+    delete from public.alert_incidents i using old_incidents o where i.id = o.id returning 1
   )
   select jsonb_build_object(
     'stale_runs_closed', stale_closed,
     'cron_job_run_details', cron_deleted,
     'system_job_logs', (select count(*) from deleted_runs),
     'sync_logs', (select count(*) from deleted_steps),
-    'sync_run_accounts', (select count(*) from deleted_progress))
+    'sync_run_accounts', (select count(*) from deleted_progress),
+    'alert_incidents', (select count(*) from deleted_incidents),
+    'alert_messages', (select count(*) from deleted_messages))
   into result;
 
   -- Its own run record, so the console shows when housekeeping last ran and what it did.
@@ -2802,7 +2886,7 @@ $$;
 -- Name: FUNCTION run_housekeeping(p_now timestamp with time zone); Type: COMMENT; Schema: public; Owner: -
 --
 
-COMMENT ON FUNCTION public.run_housekeeping(p_now timestamp with time zone) IS 'Daily (pg_cron job housekeeping): closes stale runs, trims cron.job_run_details (14 days) and finished runs with their sync_logs/sync_run_accounts (90 days); returns the counts.';
+COMMENT ON FUNCTION public.run_housekeeping(p_now timestamp with time zone) IS 'Daily (pg_cron job housekeeping): closes stale runs, trims cron.job_run_details (14 days), finished runs with their sync_logs/sync_run_accounts (90 days), resolved alert incidents and delivered/dropped alert messages (30 days); returns the counts.';
 
 --
 -- Name: run_progress(uuid); Type: FUNCTION; Schema: public; Owner: -
@@ -5035,6 +5119,12 @@ REVOKE ALL ON FUNCTION public.record_post_metrics(p_account_id uuid, p_captured_
 --
 
 REVOKE ALL ON FUNCTION public.record_posts_page(p_account_id uuid, p_posts jsonb, p_synced_at timestamp with time zone, p_history boolean, p_next_cursor text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION redact_alert_text(p_text text); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.redact_alert_text(p_text text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION refuse_snapshot_change(); Type: ACL; Schema: public; Owner: -

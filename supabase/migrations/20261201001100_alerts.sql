@@ -13,6 +13,27 @@
 -- "ends"), and a hook inside the functions would stay silent exactly when the functions are
 -- down. One set-based evaluation a minute costs a few index reads.
 --
+-- A systemic problem is one incident, not N: the four account kinds (account_paused,
+-- token_rejected, token_expiring, account_rate_limited) open one incident per account, but
+-- when more than 3 accounts not already in an incident of their own have the same kind, they
+-- are folded into ONE incident of subject 'accounts' (details: account_count and the first 20
+-- accounts; a change in the set counts as a repeat). Per-account incidents open before stay as
+-- they are until their own account recovers (no flood of "resolved" either); new accounts of
+-- that kind join the 'accounts' incident while it is open, and it is resolved, once, when no
+-- account it covers is left.
+--
+-- freshness_low has a hold and hysteresis, so a share hovering at the threshold is not an
+-- incident a minute: its message waits until the incident is 10 minutes old, and the incident
+-- ends only after 5 minutes (ticks) with the share at or above the threshold; a dip back below
+-- within those 5 minutes continues the same incident.
+--
+-- No secret in a body (a second layer after the functions' scrubbing): every free text is
+-- passed through redact_alert_text (access_token=..., Bearer ...); `text` escapes &, <, > for
+-- Slack and `allowed_mentions` is empty for Discord, so quoted upstream text pings nobody.
+--
+-- Retention: run_housekeeping (replaced at the end) deletes, after 30 days, resolved incidents
+-- (with their messages) and delivered or dropped messages.
+--
 -- Delivery: net.http_post after commit, to the URL in Vault secret `alert_webhook_url`, never
 -- retried by pg_net itself; the next tick reads the outcome from net._http_response and sends
 -- again what did not get a 2xx. Messages carry ids, codes and the sync's own (already scrubbed)
@@ -41,6 +62,8 @@ create table public.alert_incidents (
   -- an hour); an incident over before it is resolved without any message.
   notify_after timestamptz not null,
   notified_at timestamptz,
+  -- How long the condition must stay gone before the incident ends (hysteresis; 0: at once).
+  clear_after interval not null default interval '0',
   resolved_at timestamptz,
   occurrences integer not null default 1,
   -- What makes a repeat: a new failed run id, a new pause, ... (NULL: the state itself).
@@ -87,7 +110,30 @@ revoke all on public.alert_incidents, public.alert_messages from anon, authentic
 revoke all on sequence public.alert_incidents_id_seq, public.alert_messages_id_seq from anon, authenticated;
 
 /**
- * alert_conditions(p_now) -> table (kind, subject, hold, occurrence_key, summary, details)
+ * redact_alert_text(p_text) -> text
+ *
+ * The SQL twin of the functions' `redact` (_shared/platform/log.ts): `access_token=...` and
+ * `Bearer ...` become `[redacted]`. A second layer: the sync already scrubs what it stores, and
+ * this keeps a token out of a webhook body should some stored text have escaped it. A match
+ * never spans a quote or a backslash, so it may run over JSON text and leave it valid JSON.
+ * Who: alert_message_body. Immutable, security invoker.
+ */
+create function public.redact_alert_text(p_text text)
+returns text
+language sql
+immutable
+set search_path = ''
+as $$
+  select pg_catalog.regexp_replace(
+    pg_catalog.regexp_replace(p_text, '(access_token=)[^&\s"''\\]+', '\1[redacted]', 'gi'),
+    '(Bearer\s+)[A-Za-z0-9._~+/=-]+', '\1[redacted]', 'g');
+$$;
+
+comment on function public.redact_alert_text(text) is
+  'Redacts access_token=... and Bearer ... in a text (as the functions'' redact does); used for every alert body.';
+
+/**
+ * alert_conditions(p_now) -> table (kind, subject, hold, clear_after, occurrence_key, summary, details)
  *
  * Everything wrong at p_now, one row per (kind, subject):
  *   run_failed            the last finished scheduled_sync or token_refresh run failed
@@ -99,10 +145,15 @@ revoke all on sequence public.alert_incidents_id_seq, public.alert_messages_id_s
  *   token_expiring        an active account's token expires within 7 days (refresh has not
  *                         renewed it; rejected tokens have their own kind)
  *   freshness_low         the overall sync_freshness share is below alert_freshness_min_share
+ *                         (hold 10 minutes, clear_after 5 minutes: see the header)
+ * The four account kinds have subject = the account id, except in a systemic problem: accounts
+ * not already in an open incident of their own are folded into ONE row of subject 'accounts'
+ * when more than 3 of them have that kind, or while such an 'accounts' incident is open.
  * Who: alert_tick, operators (postgres). Security invoker.
  */
 create function public.alert_conditions(p_now timestamptz default now())
-returns table (kind text, subject text, hold interval, occurrence_key text, summary text, details jsonb)
+returns table (kind text, subject text, hold interval, clear_after interval, occurrence_key text,
+  summary text, details jsonb)
 language sql
 stable
 set search_path = ''
@@ -134,8 +185,54 @@ as $$
       min(s.sync_freshness_target_minutes) as target_minutes,
       min(s.alert_freshness_min_share) as min_share
     from accounts a cross join settings s
+  ),
+  -- One row per affected account and kind; `what` is the kind's wording for the folded row.
+  account_rows (kind, account_id, hold, occurrence_key, what, summary, details) as (
+    select 'account_paused', a.id, interval '0', a.sync_paused_at::text, 'are paused',
+      format('Account @%s (%s) is paused: %s', a.username, a.workspace_name, a.sync_paused_reason),
+      jsonb_build_object('account_id', a.id, 'username', a.username, 'workspace', a.workspace_name,
+        'paused_at', a.sync_paused_at, 'reason', a.sync_paused_reason)
+    from accounts a where a.sync_paused_at is not null
+    union all
+    select 'token_rejected', a.id, interval '0', a.token_id::text,
+      'had their token rejected by the Threads API, reconnect them',
+      format('Account @%s (%s): the Threads API rejected its token, reconnect it: %s', a.username,
+        a.workspace_name, a.rejected_reason),
+      jsonb_build_object('account_id', a.id, 'username', a.username, 'workspace', a.workspace_name,
+        'rejected_at', a.rejected_at, 'reason', a.rejected_reason)
+    from accounts a where a.rejected_at is not null
+    union all
+    -- rate_limited_until stays set until a complete success (or resume_account_sync) clears it.
+    select 'account_rate_limited', a.id, interval '1 hour', null,
+      'have been rate limited for over an hour',
+      format('Account @%s (%s) has been rate limited for over an hour (deferred until %s)', a.username,
+        a.workspace_name, a.rate_limited_until),
+      jsonb_build_object('account_id', a.id, 'username', a.username, 'workspace', a.workspace_name,
+        'rate_limited_until', a.rate_limited_until, 'last_complete_sync_at', a.last_synced_at)
+    from accounts a where a.rate_limited_until is not null
+    union all
+    select 'token_expiring', a.id, interval '0', a.token_id::text,
+      'have a token expiring within 7 days that has not been renewed',
+      format('Account @%s (%s): its token expires %s and has not been renewed', a.username,
+        a.workspace_name, a.expires_at),
+      jsonb_build_object('account_id', a.id, 'username', a.username, 'workspace', a.workspace_name,
+        'expires_at', a.expires_at)
+    from accounts a
+    where a.rejected_at is null and a.expires_at <= p_now + interval '7 days'
+  ),
+  -- An account with an open incident of its own keeps it; the others are folded when many.
+  classified as (
+    select r.*,
+      exists (select from public.alert_incidents i where i.resolved_at is null
+              and i.kind = r.kind and i.subject = r.account_id::text) as own_incident
+    from account_rows r
+  ),
+  folded_kinds as (
+    select c.kind from classified c where not c.own_incident group by c.kind having count(*) > 3
+    union
+    select i.kind from public.alert_incidents i where i.resolved_at is null and i.subject = 'accounts'
   )
-  select 'run_failed', r.job_type, interval '0', r.id::text,
+  select 'run_failed', r.job_type, interval '0', interval '0', r.id::text,
     case when r.error_code = 'api_unavailable'
       then format('Circuit breaker opened: %s run %s failed: %s', r.job_type, r.id, r.error_message)
       else format('%s run %s failed: %s%s', r.job_type, r.id,
@@ -146,36 +243,28 @@ as $$
       'circuit_breaker', r.error_code = 'api_unavailable')
   from last_runs r where r.status = 'failed'
   union all
-  select 'account_paused', a.id::text, interval '0', a.sync_paused_at::text,
-    format('Account @%s (%s) is paused: %s', a.username, a.workspace_name, a.sync_paused_reason),
-    jsonb_build_object('account_id', a.id, 'username', a.username, 'workspace', a.workspace_name,
-      'paused_at', a.sync_paused_at, 'reason', a.sync_paused_reason)
-  from accounts a where a.sync_paused_at is not null
+  select c.kind, c.account_id::text, c.hold, interval '0', c.occurrence_key, c.summary, c.details
+  from classified c
+  where c.own_incident or c.kind not in (select f.kind from folded_kinds f)
   union all
-  select 'token_rejected', a.id::text, interval '0', a.token_id::text,
-    format('Account @%s (%s): the Threads API rejected its token, reconnect it: %s', a.username,
-      a.workspace_name, a.rejected_reason),
-    jsonb_build_object('account_id', a.id, 'username', a.username, 'workspace', a.workspace_name,
-      'rejected_at', a.rejected_at, 'reason', a.rejected_reason)
-  from accounts a where a.rejected_at is not null
+  -- The folded row: the first 20 accounts listed, all counted. A repeat is any change in the
+  -- set of accounts (or a new pause or token among them).
+  select c.kind, 'accounts', min(c.hold), interval '0',
+    md5(string_agg(c.account_id::text || ':' || coalesce(c.occurrence_key, ''), ',' order by c.account_id)),
+    format('%s accounts %s: %s%s', count(*), min(c.what),
+      string_agg('@' || (c.details ->> 'username'), ', ' order by c.details ->> 'username')
+        filter (where c.rank <= 5),
+      case when count(*) > 5 then format(' and %s more', count(*) - 5) else '' end),
+    jsonb_build_object('account_count', count(*),
+      'accounts', jsonb_agg(c.details order by c.details ->> 'username') filter (where c.rank <= 20))
+  from (select c.*, row_number() over (partition by c.kind order by c.details ->> 'username') as rank
+        from classified c
+        where not c.own_incident and c.kind in (select f.kind from folded_kinds f)) c
+  group by c.kind
   union all
-  -- rate_limited_until stays set until a complete success (or resume_account_sync) clears it.
-  select 'account_rate_limited', a.id::text, interval '1 hour', null,
-    format('Account @%s (%s) has been rate limited for over an hour (deferred until %s)', a.username,
-      a.workspace_name, a.rate_limited_until),
-    jsonb_build_object('account_id', a.id, 'username', a.username, 'workspace', a.workspace_name,
-      'rate_limited_until', a.rate_limited_until, 'last_complete_sync_at', a.last_synced_at)
-  from accounts a where a.rate_limited_until is not null
-  union all
-  select 'token_expiring', a.id::text, interval '0', a.token_id::text,
-    format('Account @%s (%s): its token expires %s and has not been renewed', a.username,
-      a.workspace_name, a.expires_at),
-    jsonb_build_object('account_id', a.id, 'username', a.username, 'workspace', a.workspace_name,
-      'expires_at', a.expires_at)
-  from accounts a
-  where a.rejected_at is null and a.expires_at <= p_now + interval '7 days'
-  union all
-  select 'freshness_low', 'overall', interval '0', null,
+  -- Hysteresis: a freshness_low message waits 10 minutes of it (a dip shorter than that sends
+  -- nothing), and the incident ends only after 5 minutes without it.
+  select 'freshness_low', 'overall', interval '10 minutes', interval '5 minutes', null,
     format('Freshness %s%% is below %s%%: %s of %s active accounts synced completely within %s minutes',
       round(100 * f.fresh::numeric / f.active, 1), round(100 * f.min_share, 1), f.fresh, f.active,
       f.target_minutes),
@@ -187,7 +276,7 @@ as $$
 $$;
 
 comment on function public.alert_conditions(timestamptz) is
-  'What is wrong now, one row per (kind, subject): run_failed, account_paused, token_rejected, account_rate_limited (1 hour), token_expiring (7 days), freshness_low. Console: select * from alert_conditions();';
+  'What is wrong now, one row per (kind, subject): run_failed, account_paused, token_rejected, account_rate_limited (1 hour), token_expiring (7 days), freshness_low (10 minutes, ends after 5 minutes above); more than 3 accounts of a kind fold into subject accounts. Console: select * from alert_conditions();';
 
 /**
  * alert_message_body(p_incident, p_event, p_now) -> jsonb
@@ -195,7 +284,9 @@ comment on function public.alert_conditions(timestamptz) is
  * What the webhook receives: `text` (Slack's field) and the same line as `content` (Discord's
  * incoming webhooks refuse a body without it; each service ignores the other's field), plus
  * `alert`, the structured part for other receivers. Both lines stay under Discord's 2,000
- * characters.
+ * characters. Every free text (summary, details) passes redact_alert_text. Quoted upstream text
+ * must not ping anyone: `text` escapes &, < and > (Slack reads <!channel>, <@U…> as mentions),
+ * and `allowed_mentions: {"parse": []}` tells Discord to ping nobody (@everyone stays text).
  */
 create function public.alert_message_body(
   p_incident public.alert_incidents,
@@ -206,35 +297,41 @@ language sql
 stable
 set search_path = ''
 as $$
-  select jsonb_build_object('text', t.line, 'content', t.line, 'alert', jsonb_build_object(
-    'event', p_event,
-    'incident_id', p_incident.id,
-    'kind', p_incident.kind,
-    'subject', p_incident.subject,
-    'summary', p_incident.summary,
-    'opened_at', p_incident.opened_at,
-    'resolved_at', p_incident.resolved_at,
-    'occurrences', p_incident.occurrences,
-    'details', p_incident.details,
-    'sent_at', p_now))
-  from (select left(case p_event
+  select jsonb_build_object(
+    'text', replace(replace(replace(t.line, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'),
+    'content', t.line,
+    'allowed_mentions', jsonb_build_object('parse', '[]'::jsonb),
+    'alert', jsonb_build_object(
+      'event', p_event,
+      'incident_id', p_incident.id,
+      'kind', p_incident.kind,
+      'subject', p_incident.subject,
+      'summary', t.summary,
+      'opened_at', p_incident.opened_at,
+      'resolved_at', p_incident.resolved_at,
+      'occurrences', p_incident.occurrences,
+      -- Redacted as JSON text: a match never spans a quote or backslash (still valid JSON).
+      'details', public.redact_alert_text(p_incident.details::text)::jsonb,
+      'sent_at', p_now))
+  from (select public.redact_alert_text(p_incident.summary) as summary) s,
+  lateral (select s.summary, left(case p_event
       when 'resolved' then format('[RESOLVED] Threads Sync: %s is over after %s (%s occurrence%s): %s',
         replace(p_incident.kind, '_', ' '),
         date_trunc('second', p_incident.resolved_at - p_incident.opened_at), p_incident.occurrences,
-        case when p_incident.occurrences = 1 then '' else 's' end, p_incident.summary)
-      else format('[ALERT] Threads Sync: %s', p_incident.summary)
+        case when p_incident.occurrences = 1 then '' else 's' end, s.summary)
+      else format('[ALERT] Threads Sync: %s', s.summary)
     end, 1900) as line) t;
 $$;
 
 comment on function public.alert_message_body(public.alert_incidents, text, timestamptz) is
-  'The JSON body of an alert message: text and content (Slack, Discord) plus the structured alert part.';
+  'The JSON body of an alert message: text (Slack, &<> escaped) and content (Discord, allowed_mentions none) plus the structured alert part; free text redacted (redact_alert_text).';
 
 /**
  * evaluate_alerts(p_now) -> jsonb {"opened", "repeated", "resolved", "messages"}
  *
  * Brings alert_incidents in line with alert_conditions(p_now): a new condition opens an
  * incident; one still present updates it (a new occurrence key counts a repeat); an incident
- * whose condition is gone is resolved. Queues the 'opened' message once the hold is over and a
+ * whose condition is gone (for its clear_after) is resolved. Queues the 'opened' message once the hold is over and a
  * 'resolved' message for every incident whose opening message was queued (and not dropped for
  * want of a URL). Serialised by an advisory lock, so two ticks never open one incident twice.
  * Who: alert_tick (postgres). Security invoker.
@@ -275,10 +372,11 @@ begin
   select (count(*) filter (where u.repeat))::integer into n_repeated from updated u;
 
   insert into public.alert_incidents (kind, subject, summary, details, opened_at, last_seen_at,
-    notify_after, last_occurrence_key)
-  select c.kind, c.subject, c.summary, c.details, p_now, p_now, p_now + c.hold, c.occurrence_key
-  from jsonb_to_recordset(conditions)
-    as c(kind text, subject text, hold interval, occurrence_key text, summary text, details jsonb)
+    notify_after, clear_after, last_occurrence_key)
+  select c.kind, c.subject, c.summary, c.details, p_now, p_now, p_now + c.hold, c.clear_after,
+    c.occurrence_key
+  from jsonb_to_recordset(conditions) as c(kind text, subject text, hold interval,
+    clear_after interval, occurrence_key text, summary text, details jsonb)
   where not exists (select from public.alert_incidents i
                     where i.resolved_at is null and i.kind = c.kind and i.subject = c.subject)
   order by c.kind, c.subject;
@@ -290,6 +388,8 @@ begin
     where i.resolved_at is null
       and not exists (select from jsonb_to_recordset(conditions) as c(kind text, subject text)
                       where c.kind = i.kind and c.subject = i.subject)
+      -- Hysteresis: gone for clear_after (the first tick when 0).
+      and (i.clear_after = interval '0' or i.last_seen_at <= p_now - i.clear_after)
     returning i.*
   ),
   queued as (
@@ -549,6 +649,7 @@ comment on view public.alert_deliveries is
 
 revoke all on public.alert_deliveries from anon, authenticated;
 
+revoke all on function public.redact_alert_text(text) from public, anon, authenticated, service_role;
 revoke all on function public.alert_conditions(timestamptz) from public, anon, authenticated, service_role;
 revoke all on function public.alert_message_body(public.alert_incidents, text, timestamptz) from public, anon, authenticated, service_role;
 revoke all on function public.evaluate_alerts(timestamptz) from public, anon, authenticated, service_role;
@@ -558,3 +659,92 @@ revoke all on function public.send_test_alert(timestamptz) from public, anon, au
 
 -- Every minute: an incident is told within a minute of the database knowing it.
 select cron.schedule('alert-tick', '* * * * *', $$select public.alert_tick()$$);
+
+/**
+ * run_housekeeping(p_now) -> jsonb  (replaces 20261123001800's, adding the alert tables)
+ *
+ * As before: closes stale runs, deletes cron.job_run_details older than 14 days and finished
+ * runs (system_job_logs with their sync_logs and sync_run_accounts) older than 90 days. Now also
+ * deletes alert incidents resolved more than 30 days before p_now (their messages with them)
+ * and delivered or dropped alert messages created more than 30 days before (test messages,
+ * those of an incident still open). Open incidents and messages still to send are kept.
+ *
+ * Returns {"stale_runs_closed", "cron_job_run_details", "system_job_logs", "sync_logs",
+ *          "sync_run_accounts", "alert_incidents", "alert_messages"}.
+ *
+ * Who: pg_cron (job 'housekeeping', daily at 03:17 UTC) and operators, as postgres.
+ */
+create or replace function public.run_housekeeping(p_now timestamptz default now())
+returns jsonb
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  cron_retention constant interval := interval '14 days';
+  log_retention constant interval := interval '90 days';
+  -- An incident is worth looking back at for a month; the runs (90 days) keep the detail.
+  alert_retention constant interval := interval '30 days';
+  stale_closed integer;
+  cron_deleted integer;
+  result jsonb;
+begin
+  stale_closed := public.close_stale_job_logs(p_now => p_now);
+
+  delete from cron.job_run_details d
+  where coalesce(d.end_time, d.start_time) < p_now - cron_retention;
+  get diagnostics cron_deleted = row_count;
+
+  with old_runs as (
+    select j.id from public.system_job_logs j
+    where j.status <> 'running' and j.completed_at < p_now - log_retention
+  ),
+  -- Deleted explicitly (not left to the cascade) so each count is reported.
+  deleted_steps as (
+    delete from public.sync_logs s using old_runs o where s.run_id = o.id returning 1
+  ),
+  deleted_progress as (
+    delete from public.sync_run_accounts ra using old_runs o where ra.run_id = o.id returning 1
+  ),
+  deleted_runs as (
+    delete from public.system_job_logs j using old_runs o where j.id = o.id returning 1
+  ),
+  old_incidents as (
+    select i.id from public.alert_incidents i where i.resolved_at < p_now - alert_retention
+  ),
+  deleted_messages as (
+    delete from public.alert_messages m
+    where m.incident_id in (select o.id from old_incidents o)
+       or (m.created_at < p_now - alert_retention
+           and (m.delivered_at is not null or m.dropped_at is not null))
+    returning 1
+  ),
+  deleted_incidents as (
+    delete from public.alert_incidents i using old_incidents o where i.id = o.id returning 1
+  )
+  select jsonb_build_object(
+    'stale_runs_closed', stale_closed,
+    'cron_job_run_details', cron_deleted,
+    'system_job_logs', (select count(*) from deleted_runs),
+    'sync_logs', (select count(*) from deleted_steps),
+    'sync_run_accounts', (select count(*) from deleted_progress),
+    'alert_incidents', (select count(*) from deleted_incidents),
+    'alert_messages', (select count(*) from deleted_messages))
+  into result;
+
+  -- Its own run record, so the console shows when housekeeping last ran and what it did.
+  -- pg_cron's job runs in a backend of type 'pg_cron' (background-worker mode) or over a
+  -- connection named 'pg_cron'.
+  insert into public.system_job_logs (job_type, trigger, status, started_at, completed_at, metadata)
+  select 'housekeeping',
+    case when a.backend_type = 'pg_cron' or a.application_name = 'pg_cron' then 'cron' else 'manual' end,
+    'completed', p_now, p_now + (clock_timestamp() - now()), result
+  from pg_catalog.pg_stat_activity a
+  where a.pid = pg_catalog.pg_backend_pid();
+
+  return result;
+end;
+$$;
+
+comment on function public.run_housekeeping(timestamptz) is
+  'Daily (pg_cron job housekeeping): closes stale runs, trims cron.job_run_details (14 days), finished runs with their sync_logs/sync_run_accounts (90 days), resolved alert incidents and delivered/dropped alert messages (30 days); returns the counts.';

@@ -31,8 +31,18 @@ Deno.test({
       assertEquals(reply.status, 202, JSON.stringify(reply.body));
       return await runEnded(sql, reply.body.runId, 90_000);
     };
+    // The API is down, and its error quotes the caller's bare token (as some upstream errors
+    // do), so a leak into a message body would show in the check at the end.
     const outage = async () => {
-      fault = (await simulator<{ id: string }>("/faults", { body: { kind: "down" } })).id;
+      fault = (await simulator<{ id: string }>("/faults", {
+        body: {
+          kind: "error",
+          status: 503,
+          code: 2,
+          message: "(#2) Service temporarily unavailable",
+          echoToken: true,
+        },
+      })).id;
     };
     const recover = async () => {
       await simulator(`/faults/${fault}`, { method: "DELETE" });
@@ -51,6 +61,11 @@ Deno.test({
       // The outage: two failed runs, several ticks: one incident, one message.
       await outage();
       assertEquals(await run(), "failed");
+      // The upstream error did quote the token (the sync stored it scrubbed).
+      const [quoted] = await sql`select count(*)::int as n from public.sync_logs s
+        join public.workspace_threads_accounts a on a.id = s.workspace_threads_account_id
+        where a.workspace_id = ${ws.workspaceId} and s.error_message like '%access token: [redacted]%'`;
+      assert(quoted.n > 0, "the outage's errors quote the token");
       await tick();
       await eventually("the alert", () => receiver.requests.length >= 1 || undefined, 15_000);
       assertEquals(await run(), "failed");
@@ -136,11 +151,12 @@ Deno.test({
       assertMatch(out, /Delivered: the webhook answered 200/);
       assertEquals(bodies()[5].alert.event, "test");
 
-      // No secret in any body: not the webhook URL, the cron secret, keys or any token.
+      // No secret in any body: not the webhook URL, the cron or metrics secret, keys or any token.
       const secrets = [
         webhookUrl,
         "not-a-real-secret",
         stack.cronSecret,
+        stack.metricsSecret,
         stack.connectAccountSecret,
         stack.tokenEncryptionKey,
         stack.serviceRoleKey,

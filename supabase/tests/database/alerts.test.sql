@@ -1,7 +1,7 @@
 -- Alerts: incidents opened, counted and resolved from the conditions; one message per incident
 -- and one when it is over; deliveries read back from pg_net's responses and retried.
 begin;
-select plan(29);
+select plan(43);
 set local client_min_messages = warning;
 
 -- A clean slate inside this transaction (rolled back at the end).
@@ -173,12 +173,30 @@ select is(
   (select summary from public.alert_incidents where kind = 'freshness_low' and resolved_at is null),
   'Freshness 50.0% is below 95.0%: 1 of 2 active accounts synced completely within 30 minutes',
   'half the accounts stale: freshness_low with the figures');
+create function pg_temp.freshness_messages(p_event text) returns bigint language sql as $$
+  select count(*) from public.alert_messages m join public.alert_incidents i on i.id = m.incident_id
+  where i.kind = 'freshness_low' and m.event = p_event;
+$$;
+select is(pg_temp.freshness_messages('opened'), 0::bigint, 'below the threshold: no message during the first 10 minutes');
+-- Hovering at the threshold: back above (0.5 here) at +3 minutes, below again at +4.
 update public.monitoring_settings set alert_freshness_min_share = 0.5;
-select public.evaluate_alerts();
-select is(
-  (select count(*) from public.alert_messages m join public.alert_incidents i on i.id = m.incident_id
-   where i.kind = 'freshness_low' and m.event = 'resolved'),
-  1::bigint, 'at or above the threshold (0.5 here) it recovers: one resolved message');
+select public.evaluate_alerts(now() + interval '3 minutes');
+update public.monitoring_settings set alert_freshness_min_share = 0.95;
+select public.evaluate_alerts(now() + interval '4 minutes');
+select results_eq(
+  $$ select count(*), count(*) filter (where resolved_at is null) from public.alert_incidents where kind = 'freshness_low' $$,
+  $$ values (1::bigint, 1::bigint) $$,
+  'back above the threshold for less than 5 minutes: the same incident goes on (no open/resolve every minute)');
+select public.evaluate_alerts(now() + interval '10 minutes');
+select is(pg_temp.freshness_messages('opened'), 1::bigint, 'after 10 minutes: one message');
+update public.monitoring_settings set alert_freshness_min_share = 0.5;
+select public.evaluate_alerts(now() + interval '11 minutes');
+select public.evaluate_alerts(now() + interval '14 minutes');
+select is(pg_temp.freshness_messages('resolved'), 0::bigint,
+  'recovered for less than 5 minutes: still open, nothing sent');
+select public.evaluate_alerts(now() + interval '16 minutes');
+select is(pg_temp.freshness_messages('resolved'), 1::bigint,
+  'at or above the threshold for 5 minutes: one resolved message');
 
 -- Deliveries: pg_net's answer decides --------------------------------------------------------------
 delete from public.alert_messages;
@@ -219,6 +237,95 @@ select public.alert_tick();
 select is(
   (select count(*) from public.alert_deliveries where subject = 'aaaaaaaa-0000-0000-0000-000000000001' and event = 'resolved'),
   0::bigint, 'an incident nobody was told about ends without a resolved message');
+
+-- A systemic problem: one incident, not one per account -----------------------------------------
+update public.monitoring_settings set alert_freshness_min_share = 0;
+insert into public.workspace_threads_accounts (id, workspace_id, threads_user_id, username) values
+  ('aaaaaaaa-0000-0000-0000-000000000003', '11111111-1111-1111-1111-111111111111', '1003', 'carol'),
+  ('aaaaaaaa-0000-0000-0000-000000000004', '11111111-1111-1111-1111-111111111111', '1004', 'dan'),
+  ('aaaaaaaa-0000-0000-0000-000000000005', '11111111-1111-1111-1111-111111111111', '1005', 'erin'),
+  ('aaaaaaaa-0000-0000-0000-000000000006', '11111111-1111-1111-1111-111111111111', '1006', 'frank'),
+  ('aaaaaaaa-0000-0000-0000-000000000007', '11111111-1111-1111-1111-111111111111', '1007', 'george');
+insert into public.workspace_threads_tokens (workspace_threads_account_id, access_token_encrypted, expires_at, is_primary)
+select a.id, 'v1.AAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBBBBBB', now() + interval '30 days', true
+from public.workspace_threads_accounts a where a.username in ('carol', 'dan', 'erin', 'frank', 'george');
+create function pg_temp.rejected_messages() returns table (subject text, event text, body jsonb) language sql as $$
+  select i.subject, m.event, m.body from public.alert_messages m join public.alert_incidents i on i.id = m.incident_id
+  where i.kind = 'token_rejected' and i.opened_at >= now() order by m.id;
+$$;
+-- bob's token first (an incident of his own), then an app-wide revocation: 5 more accounts.
+update public.workspace_threads_tokens set rejected_at = now(), rejected_reason = 'Graph code 190: session invalidated'
+where workspace_threads_account_id = 'aaaaaaaa-0000-0000-0000-000000000002';
+select public.alert_tick();
+update public.workspace_threads_tokens t set rejected_at = now(),
+  rejected_reason = 'Graph code 190: Bearer EAAGsecret1 access_token=EAAGsecret2&x=1 <!channel> @everyone'
+from public.workspace_threads_accounts a
+where a.id = t.workspace_threads_account_id and a.username in ('alice', 'carol', 'dan', 'erin', 'frank');
+select public.alert_tick();
+select public.alert_tick();
+select results_eq(
+  $$ select subject, occurrences, (details ->> 'account_count')::int from public.alert_incidents
+     where kind = 'token_rejected' and resolved_at is null order by subject $$,
+  $$ values ('aaaaaaaa-0000-0000-0000-000000000002'::text, 1, null::int), ('accounts', 1, 5) $$,
+  'more than 3 accounts at once: one incident (subject accounts) with the count; bob''s own incident stays as it was');
+select results_eq(
+  $$ select subject, event, body ->> 'text' from pg_temp.rejected_messages() $$,
+  $$ values ('aaaaaaaa-0000-0000-0000-000000000002'::text, 'opened'::text,
+       '[ALERT] Threads Sync: Account @bob (Acme): the Threads API rejected its token, reconnect it: Graph code 190: session invalidated'::text),
+     ('accounts', 'opened',
+       '[ALERT] Threads Sync: 5 accounts had their token rejected by the Threads API, reconnect them: @alice, @carol, @dan, @erin, @frank') $$,
+  'one message for the 5 accounts, not 5');
+select is(
+  (select jsonb_agg(a ->> 'username') from pg_temp.rejected_messages() m,
+     jsonb_array_elements(m.body -> 'alert' -> 'details' -> 'accounts') a where m.subject = 'accounts'),
+  '["alice", "carol", "dan", "erin", "frank"]'::jsonb, 'its details list the accounts');
+select is(
+  (select body -> 'alert' -> 'details' -> 'accounts' -> 0 ->> 'reason' from pg_temp.rejected_messages() where subject = 'accounts'),
+  'Graph code 190: Bearer [redacted] access_token=[redacted]&x=1 <!channel> @everyone',
+  'a token quoted in stored text is redacted in the body (Bearer ..., access_token=...)');
+select is((select count(*) from public.alert_messages where body::text like '%EAAGsecret%'), 0::bigint,
+  'no message body carries the token');
+select is(
+  public.alert_message_body(row(i.*)::public.alert_incidents, 'opened') -> 'alert' -> 'details' ->> 'reason',
+  'a "quoted" access_token=[redacted]"\ and Bearer [redacted]" stay JSON',
+  'redacting inside the JSON text of the details keeps it valid JSON around quotes and backslashes')
+from (select (jsonb_populate_record(null::public.alert_incidents, jsonb_build_object(
+  'id', 0, 'kind', 'token_rejected', 'subject', 'x', 'summary', 's', 'opened_at', now(),
+  'details', jsonb_build_object('reason', 'a "quoted" access_token=EAAGsecret4"\ and Bearer EAAGsecret5" stay JSON')))).*) i;
+update public.workspace_threads_tokens set rejected_at = now(), rejected_reason = 'Graph code 190'
+where workspace_threads_account_id = 'aaaaaaaa-0000-0000-0000-000000000007';
+select public.alert_tick();
+select results_eq(
+  $$ select occurrences, (details ->> 'account_count')::int, (select count(*) from pg_temp.rejected_messages())
+     from public.alert_incidents where kind = 'token_rejected' and subject = 'accounts' and resolved_at is null $$,
+  $$ values (2, 6, 2::bigint) $$,
+  'a sixth account joins the open incident: counted, not sent');
+update public.workspace_threads_tokens t set rejected_at = null, rejected_reason = null
+from public.workspace_threads_accounts a
+where a.id = t.workspace_threads_account_id and a.username in ('alice', 'carol', 'dan', 'erin', 'frank');
+select public.alert_tick();
+select is((select count(*) from public.alert_incidents where kind = 'token_rejected' and subject = 'accounts' and resolved_at is null),
+  1::bigint, 'fewer accounts, still some: the accounts incident goes on (it does not split into per-account ones)');
+update public.workspace_threads_tokens set rejected_at = null, rejected_reason = null where rejected_at is not null;
+select public.alert_tick();
+select results_eq(
+  $$ select subject, event from pg_temp.rejected_messages() where event = 'resolved' order by subject $$,
+  $$ values ('aaaaaaaa-0000-0000-0000-000000000002'::text, 'resolved'::text), ('accounts', 'resolved') $$,
+  'no account left: one resolved for the accounts incident (and one for bob''s own)');
+
+-- Quoted upstream text pings nobody.
+update public.workspace_threads_accounts set sync_paused_at = now(),
+  sync_paused_reason = 'Paused: <!channel> <@U123> @everyone & Bearer EAAGsecret3'
+where username = 'carol';
+select public.alert_tick();
+select results_eq(
+  $$ select m.body ->> 'text', m.body ->> 'content', m.body -> 'allowed_mentions'
+     from public.alert_messages m join public.alert_incidents i on i.id = m.incident_id
+     where i.kind = 'account_paused' and i.subject = 'aaaaaaaa-0000-0000-0000-000000000003' $$,
+  $$ values ('[ALERT] Threads Sync: Account @carol (Acme) is paused: Paused: &lt;!channel&gt; &lt;@U123&gt; @everyone &amp; Bearer [redacted]'::text,
+     '[ALERT] Threads Sync: Account @carol (Acme) is paused: Paused: <!channel> <@U123> @everyone & Bearer [redacted]'::text,
+     '{"parse": []}'::jsonb) $$,
+  'Slack text escapes &, <, >; Discord content has allowed_mentions parse []; both redacted');
 
 delete from vault.secrets where name = 'alert_webhook_url';
 select throws_ok($$ select public.send_test_alert() $$, 'TS250', null, 'a test alert without the Vault secret raises TS250');
