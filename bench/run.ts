@@ -21,7 +21,7 @@ import { runSyncThroughputBench } from "./sync-throughput.ts";
 import { runCpuPerAccountBench } from "./cpu-per-account.ts";
 import { stackConfigFromEnv } from "../local-stack/stack/config.ts";
 import { renderTable } from "../cli/lib/table.ts";
-import { down, type StackStatus, up } from "../local-stack/stack/stack.ts";
+import { down, type StackStatus, up, wipe } from "../local-stack/stack/stack.ts";
 
 type BenchResult = { rows: Record<string, string | number>[]; notes: string[] };
 
@@ -47,8 +47,16 @@ const BENCH_STACK_ENV = {
 };
 
 let stack: StackStatus | undefined;
+/**
+ * The private bench stack, wiped first like the test stack: its data is throwaway, and a stack
+ * left by an earlier checkout may hold migrations this one orders differently.
+ */
 async function benchStack(): Promise<StackStatus> {
-  stack ??= await up(stackConfigFromEnv(BENCH_STACK_ENV), BENCH_STACK_ENV);
+  if (!stack) {
+    const config = stackConfigFromEnv(BENCH_STACK_ENV);
+    await wipe(config);
+    stack = await up(config, BENCH_STACK_ENV);
+  }
   return stack;
 }
 
