@@ -247,6 +247,28 @@ $$;
 
 COMMENT ON FUNCTION public.alert_conditions(p_now timestamp with time zone) IS 'What is wrong now, one row per (kind, subject): run_failed, account_paused, token_rejected, account_rate_limited (1 hour), token_expiring (7 days), freshness_low (10 minutes, ends after 5 minutes above); more than 3 accounts of a kind fold into subject accounts. Console: select * from alert_conditions();';
 
+--
+-- Name: alert_delivery_error(integer, boolean, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.alert_delivery_error(p_status_code integer, p_timed_out boolean, p_error_msg text, p_content text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+  select case
+    when p_status_code between 200 and 299 then null
+    when p_timed_out then coalesce(p_error_msg, 'timed out')
+    when p_status_code is null then coalesce(p_error_msg, 'request failed')
+    else format('HTTP %s: %s', p_status_code, left(coalesce(p_content, ''), 200))
+  end;
+$$;
+
+--
+-- Name: FUNCTION alert_delivery_error(p_status_code integer, p_timed_out boolean, p_error_msg text, p_content text); Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON FUNCTION public.alert_delivery_error(p_status_code integer, p_timed_out boolean, p_error_msg text, p_content text) IS 'One pg_net answer of an alert post as an error text (NULL for 2xx); used by send_alert_messages and alert_deliveries.';
+
 SET default_tablespace = '';
 
 SET default_table_access_method = heap;
@@ -2961,9 +2983,7 @@ begin
         last_status_code = o.status_code,
         last_error = case
           when not o.answered then 'no response recorded by pg_net within 10 minutes'
-          when o.timed_out then coalesce(o.error_msg, 'timed out')
-          when o.status_code is null then coalesce(o.error_msg, 'request failed')
-          else format('HTTP %s: %s', o.status_code, left(coalesce(o.content, ''), 200))
+          else public.alert_delivery_error(o.status_code, o.timed_out, o.error_msg, o.content)
         end
     from outcome o
     where m.id = o.id
@@ -3820,12 +3840,7 @@ CREATE VIEW public.alert_deliveries WITH (security_invoker='true') AS
         END) AS delivered_at,
     COALESCE(r.status_code, m.last_status_code) AS last_status_code,
         CASE
-            WHEN ((r.status_code >= 200) AND (r.status_code <= 299)) THEN NULL::text
-            WHEN (r.id IS NOT NULL) THEN COALESCE(r.error_msg,
-            CASE
-                WHEN r.timed_out THEN 'timed out'::text
-                ELSE NULL::text
-            END, format('HTTP %s: %s'::text, r.status_code, "left"(COALESCE(r.content, ''::text), 200)))
+            WHEN (r.id IS NOT NULL) THEN public.alert_delivery_error(r.status_code, r.timed_out, r.error_msg, r.content)
             ELSE m.last_error
         END AS last_error,
     m.dropped_reason,
@@ -4837,6 +4852,12 @@ REVOKE ALL ON FUNCTION public.add_sync_run_figures(p_run_id uuid, p_figures json
 --
 
 REVOKE ALL ON FUNCTION public.alert_conditions(p_now timestamp with time zone) FROM PUBLIC;
+
+--
+-- Name: FUNCTION alert_delivery_error(p_status_code integer, p_timed_out boolean, p_error_msg text, p_content text); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.alert_delivery_error(p_status_code integer, p_timed_out boolean, p_error_msg text, p_content text) FROM PUBLIC;
 
 --
 -- Name: TABLE alert_incidents; Type: ACL; Schema: public; Owner: -

@@ -22,29 +22,33 @@ export interface Freshness {
   minShare: number;
 }
 
-export async function readFreshness(tx: Tx, ws: string | null): Promise<Freshness | null> {
-  const [row] = await tx`
-    select f.fresh_accounts, f.active_accounts, f.fresh_share, f.never_synced,
-      f.oldest_complete_sync_at, f.target_minutes, m.alert_freshness_min_share
-    from public.sync_freshness f cross join public.monitoring_settings m
-    where ${ws === null ? tx`f.scope = 'overall'` : tx`f.workspace_id = ${ws}`}`;
-  if (!row) return null;
-  return {
-    freshAccounts: Number(row.fresh_accounts),
-    activeAccounts: Number(row.active_accounts),
-    freshShare: row.fresh_share === null ? null : Number(row.fresh_share),
-    neverSynced: Number(row.never_synced),
-    oldestCompleteSyncAt: iso(row.oldest_complete_sync_at),
-    targetMinutes: Number(row.target_minutes),
-    minShare: Number(row.alert_freshness_min_share),
-  };
-}
-
 /**
- * Stale is the freshness objective's "not fresh": no complete sync within the target of
- * monitoring_settings (30 minutes unless changed), the same rule as sync_freshness.
+ * The freshness target (monitoring_settings, 30 minutes unless changed), which also makes an
+ * account stale in the attention list (the same rule as sync_freshness), and the objective's
+ * row: overall, or the workspace's (none for a workspace without active accounts).
  */
-export async function readFreshnessTarget(tx: Tx): Promise<number> {
-  const [row] = await tx`select sync_freshness_target_minutes from public.monitoring_settings`;
-  return Number(row.sync_freshness_target_minutes);
+export async function readFreshness(
+  tx: Tx,
+  ws: string | null,
+): Promise<{ targetMinutes: number; freshness: Freshness | null }> {
+  const [row] = await tx`
+    select m.sync_freshness_target_minutes, m.alert_freshness_min_share, f.fresh_accounts,
+      f.active_accounts, f.fresh_share, f.never_synced, f.oldest_complete_sync_at
+    from public.monitoring_settings m
+    left join public.sync_freshness f
+      on ${ws === null ? tx`f.scope = 'overall'` : tx`f.workspace_id = ${ws}`}`;
+  const targetMinutes = Number(row.sync_freshness_target_minutes);
+  if (row.active_accounts === null) return { targetMinutes, freshness: null };
+  return {
+    targetMinutes,
+    freshness: {
+      freshAccounts: Number(row.fresh_accounts),
+      activeAccounts: Number(row.active_accounts),
+      freshShare: row.fresh_share === null ? null : Number(row.fresh_share),
+      neverSynced: Number(row.never_synced),
+      oldestCompleteSyncAt: iso(row.oldest_complete_sync_at),
+      targetMinutes,
+      minShare: Number(row.alert_freshness_min_share),
+    },
+  };
 }

@@ -13,7 +13,7 @@
  * stay the whole run's).
  */
 import type postgres from "postgres";
-import { type Freshness, readFreshness, readFreshnessTarget } from "./freshness.ts";
+import { type Freshness, readFreshness } from "./freshness.ts";
 
 export interface RunRow {
   id: string;
@@ -126,10 +126,10 @@ export async function readStatus(
   const ws = options.workspaceId ?? null;
   return await sql.begin("read only", async (tx) => {
     const [{ now }] = await tx`select now() as now`;
-    const staleMinutes = await readFreshnessTarget(tx);
+    const { targetMinutes: staleMinutes, freshness } = await readFreshness(tx, ws);
     return {
       generatedAt: (now as Date).toISOString(),
-      freshness: await readFreshness(tx, ws),
+      freshness,
       database: options.database,
       workspaceId: ws,
       schedule: await readSchedule(tx),

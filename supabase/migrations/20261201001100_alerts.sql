@@ -428,6 +428,32 @@ comment on function public.evaluate_alerts(timestamptz) is
   'Opens, counts repeats of and resolves alert_incidents from alert_conditions(); queues opened/resolved messages.';
 
 /**
+ * alert_delivery_error(status_code, timed_out, error_msg, content) -> text
+ *
+ * What went wrong with one pg_net answer of a webhook post, in words: its error or "timed out",
+ * "request failed" without a status, else the status and the start of the body. NULL for a
+ * 2xx. One rule for send_alert_messages (which records it) and alert_deliveries (which shows
+ * an answer not recorded yet). Who: postgres.
+ */
+create function public.alert_delivery_error(p_status_code integer, p_timed_out boolean,
+  p_error_msg text, p_content text)
+returns text
+language sql
+immutable
+set search_path = ''
+as $$
+  select case
+    when p_status_code between 200 and 299 then null
+    when p_timed_out then coalesce(p_error_msg, 'timed out')
+    when p_status_code is null then coalesce(p_error_msg, 'request failed')
+    else format('HTTP %s: %s', p_status_code, left(coalesce(p_content, ''), 200))
+  end;
+$$;
+
+comment on function public.alert_delivery_error(integer, boolean, text, text) is
+  'One pg_net answer of an alert post as an error text (NULL for 2xx); used by send_alert_messages and alert_deliveries.';
+
+/**
  * send_alert_messages(p_now) -> jsonb {"delivered", "failed", "dropped", "sent"}
  *
  * The outbox worker, one pass per tick:
@@ -487,9 +513,7 @@ begin
         last_status_code = o.status_code,
         last_error = case
           when not o.answered then 'no response recorded by pg_net within 10 minutes'
-          when o.timed_out then coalesce(o.error_msg, 'timed out')
-          when o.status_code is null then coalesce(o.error_msg, 'request failed')
-          else format('HTTP %s: %s', o.status_code, left(coalesce(o.content, ''), 200))
+          else public.alert_delivery_error(o.status_code, o.timed_out, o.error_msg, o.content)
         end
     from outcome o
     where m.id = o.id
@@ -632,9 +656,7 @@ select
   coalesce(m.delivered_at, case when r.status_code between 200 and 299 then r.created end) as delivered_at,
   coalesce(r.status_code, m.last_status_code) as last_status_code,
   case
-    when r.status_code between 200 and 299 then null
-    when r.id is not null then coalesce(r.error_msg, case when r.timed_out then 'timed out' end,
-      format('HTTP %s: %s', r.status_code, left(coalesce(r.content, ''), 200)))
+    when r.id is not null then public.alert_delivery_error(r.status_code, r.timed_out, r.error_msg, r.content)
     else m.last_error
   end as last_error,
   m.dropped_reason,
@@ -653,6 +675,7 @@ revoke all on function public.redact_alert_text(text) from public, anon, authent
 revoke all on function public.alert_conditions(timestamptz) from public, anon, authenticated, service_role;
 revoke all on function public.alert_message_body(public.alert_incidents, text, timestamptz) from public, anon, authenticated, service_role;
 revoke all on function public.evaluate_alerts(timestamptz) from public, anon, authenticated, service_role;
+revoke all on function public.alert_delivery_error(integer, boolean, text, text) from public, anon, authenticated, service_role;
 revoke all on function public.send_alert_messages(timestamptz) from public, anon, authenticated, service_role;
 revoke all on function public.alert_tick(timestamptz) from public, anon, authenticated, service_role;
 revoke all on function public.send_test_alert(timestamptz) from public, anon, authenticated, service_role;

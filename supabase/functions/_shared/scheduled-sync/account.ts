@@ -17,7 +17,7 @@ import type { Config } from "../platform/config.ts";
 import type { Sql } from "../platform/db.ts";
 import type { Logger } from "../platform/log.ts";
 import type { RateLimiter } from "../threads/rate-limiter.ts";
-import type { StepContext } from "../sync.ts";
+import type { StepContext, SyncAccount } from "../sync.ts";
 import { createThreadsApiStats, ThreadsApiClient, type ThreadsApiStats } from "../threads-api.ts";
 import { type ClaimedAccount, preCheck } from "./account-checks.ts";
 import { runSteps } from "./account-steps.ts";
@@ -90,7 +90,18 @@ export async function syncClaimedAccount(
   // The account's own counters: its calls per step go to sync_logs (the 24-hour budget query
   // sums them), and are added to the invocation's totals at the end.
   const accountStats = createThreadsApiStats();
-  const ctx = stepContext(attempt, checked.token, accountStats);
+  const account = {
+    id: row.account_id,
+    workspaceId: row.workspace_id,
+    threadsUserId: row.threads_user_id,
+    username: row.username,
+  };
+  const ctx = stepContext(deps, account, {
+    token: checked.token,
+    stats: accountStats,
+    log: attempt.log,
+    signal: deps.signal,
+  }, false);
   const steps = await runSteps(attempt, ctx, accountStats);
   for (const key of Object.keys(accountStats) as (keyof ThreadsApiStats)[]) {
     deps.apiStats[key] += accountStats[key];
@@ -98,12 +109,17 @@ export async function syncClaimedAccount(
   return settleAccount(attempt, steps);
 }
 
-/** What the steps work with: the account's client (its token, the shared limiter) and state. */
-function stepContext(
-  { deps, row, log }: AccountAttempt,
-  token: string,
-  stats: ThreadsApiStats,
+/**
+ * What the steps work with: the account's own client (its token, the shared limiter) and
+ * state; a dry run (`dryRun`) fetches and computes the same way and writes nothing.
+ */
+export function stepContext(
+  deps: Pick<AccountSyncDeps, "sql" | "config" | "limiter" | "fetch">,
+  account: SyncAccount,
+  access: { token: string; stats: ThreadsApiStats; log: Logger; signal?: AbortSignal },
+  dryRun: boolean,
 ): StepContext {
+  const { token, stats, log, signal } = access;
   const client = new ThreadsApiClient({
     baseUrl: deps.config.THREADS_API_BASE_URL,
     accessToken: token,
@@ -111,20 +127,7 @@ function stepContext(
     stats,
     logger: log,
     fetch: deps.fetch,
-    signal: deps.signal,
+    signal,
   });
-  return {
-    sql: deps.sql,
-    client,
-    account: {
-      id: row.account_id,
-      workspaceId: row.workspace_id,
-      threadsUserId: row.threads_user_id,
-      username: row.username,
-    },
-    dryRun: false,
-    log,
-    insightConcurrency: 8,
-    signal: deps.signal,
-  };
+  return { sql: deps.sql, client, account, dryRun, log, insightConcurrency: 8, signal };
 }

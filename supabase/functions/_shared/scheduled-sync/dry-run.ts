@@ -20,8 +20,8 @@ import { DRY_RUN_DEFAULT_ACCOUNTS, type SyncRequest } from "./request.ts";
 import { callBudgetSpent, callsIn24Hours, tokenProblem } from "./account-checks.ts";
 import { STEPS } from "./account-steps.ts";
 import { writeSyncLog } from "../jobs/sync-log.ts";
-import { createThreadsApiStats, ThreadsApiClient, type ThreadsApiStats } from "../threads-api.ts";
-import type { StepContext } from "../sync.ts";
+import { createThreadsApiStats } from "../threads-api.ts";
+import { stepContext } from "./account.ts";
 
 interface Candidate {
   id: string;
@@ -139,7 +139,17 @@ async function dryRunAccount(
     return { ...base, status: "failed", error: tokenProblem(error, account.username) };
   }
   const stats = createThreadsApiStats();
-  const ctx = dryRunContext(deps, account, token, stats, signal);
+  const ctx = stepContext(
+    deps,
+    {
+      id: account.id,
+      workspaceId: account.workspace_id,
+      threadsUserId: account.threads_user_id,
+      username: account.username,
+    },
+    { token, stats, log: deps.log.child({ account_id: account.id }), signal },
+    true,
+  );
   const steps: Record<string, unknown> = {};
   let completed = 0;
   let error: { code: ErrorCode; message: string } | undefined;
@@ -176,38 +186,5 @@ async function dryRunAccount(
       code: "internal_error",
       message: `[account ${who}] Cannot finish the dry run of the account: a step did not complete`,
     },
-  };
-}
-
-/** The steps' context for a dry run of `account`: its own client, nothing written. */
-function dryRunContext(
-  deps: RunnerDeps,
-  account: Candidate,
-  token: string,
-  stats: ThreadsApiStats,
-  signal: AbortSignal,
-): StepContext {
-  const log = deps.log.child({ account_id: account.id });
-  return {
-    sql: deps.sql,
-    client: new ThreadsApiClient({
-      baseUrl: deps.config.THREADS_API_BASE_URL,
-      accessToken: token,
-      limiter: deps.limiter,
-      stats,
-      logger: log,
-      fetch: deps.fetch,
-      signal,
-    }),
-    account: {
-      id: account.id,
-      workspaceId: account.workspace_id,
-      threadsUserId: account.threads_user_id,
-      username: account.username,
-    },
-    dryRun: true,
-    log,
-    insightConcurrency: 8,
-    signal,
   };
 }
